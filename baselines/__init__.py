@@ -1,0 +1,12 @@
+"""Baseline strategies: ``finetune``, ``single-task``, ``dss`` and ``dss+kl``.
+
+Importing the package registers them in :data:`bench.strategy.STRATEGIES` (it is listed in the
+``cotbench.strategies`` entry-point group, so the core finds it without naming it).
+"""
+
+from baselines._dss import DistillingStepByStep, target_mask
+from baselines._finetune import Finetune
+from baselines._kl import DSSWithKL
+from baselines._single_task import ANSWER_MARKER, SingleTask
+
+__all__ = ["ANSWER_MARKER", "DSSWithKL", "DistillingStepByStep", "Finetune", "SingleTask", "target_mask"]

@@ -1,0 +1,58 @@
+"""Distilling Step-by-Step (Hsieh et al., 2023): multi-task training on labels and rationales.
+
+``L = alpha1 * L_pred + alpha2 * L_explain`` with the task prefixes ``predict: `` and
+``explain: `` (google-research/distilling-step-by-step @ ef94426, ``model_utils.py``
+``TaskPrefixTrainer``: alpha * pred + (1 - alpha) * explain, alpha = 0.5). Subclasses add terms
+through :meth:`DistillingStepByStep.auxiliary_terms`, weighted by ``alpha3``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from bench.data import Example
+from bench.strategy import (
+    EXPLAIN_PREFIX,
+    PREDICT_PREFIX,
+    STRATEGIES,
+    Batch,
+    LossOutput,
+    Strategy,
+    TaskPair,
+    seq2seq_forward,
+)
+
+
+@STRATEGIES.register("dss")
+class DistillingStepByStep(Strategy):
+    """Two teacher-forced passes per batch: ``predict: x -> y`` and ``explain: x -> rationale``."""
+
+    tasks = ("predict", "explain")
+    needs_hidden_states = False  # subclasses that pool decoder hidden states set True
+
+    def training_pairs(self, example: Example, sep: str) -> dict[str, TaskPair]:
+        text = example.text_input(sep)
+        return {
+            "predict": TaskPair(PREDICT_PREFIX + text, example.label),
+            "explain": TaskPair(EXPLAIN_PREFIX + text, example.rationale),
+        }
+
+    def auxiliary_terms(self, pred, expl, batch: Batch) -> dict[str, torch.Tensor]:
+        """Extra unweighted terms (summed, times ``alpha3``); DSS has none."""
+        return {}
+
+    def loss(self, model, batch: Batch) -> LossOutput:
+        cfg = self.config
+        pred = seq2seq_forward(model, batch["predict"], hidden_states=self.needs_hidden_states)
+        expl = seq2seq_forward(model, batch["explain"], hidden_states=self.needs_hidden_states)
+        parts = {"pred": pred.loss, "explain": expl.loss}
+        total = cfg.alpha1 * pred.loss + cfg.alpha2 * expl.loss
+        for name, term in self.auxiliary_terms(pred, expl, batch).items():
+            parts[name] = term
+            total = total + cfg.alpha3 * term
+        return LossOutput(total=total, parts=parts)
+
+
+def target_mask(task_batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """[B, T] mask of real decoder target positions (labels != -100)."""
+    return task_batch["labels"] != -100

@@ -1,0 +1,29 @@
+"""DSS + a KL term between the two tasks' pooled output distributions (the MI paper's comparison).
+
+``L = alpha1 * L_pred + alpha2 * L_explain + alpha3 * KL(p_pred || p_explain)`` where each p is
+the masked, max-pooled, renormalised softmax of that branch's decoder logits
+(:func:`method.pooled_distribution`), the label branch detached when ``mi_stop_grad``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from baselines._dss import DistillingStepByStep, target_mask
+from bench.strategy import STRATEGIES, Batch
+from method._mi import kl_loss
+
+
+@STRATEGIES.register("dss+kl")
+class DSSWithKL(DistillingStepByStep):
+    """DSS plus ``alpha3`` times the pooled-distribution KL divergence."""
+
+    def auxiliary_terms(self, pred, expl, batch: Batch) -> dict[str, torch.Tensor]:
+        kl = kl_loss(
+            pred.logits,
+            target_mask(batch["predict"]),
+            expl.logits,
+            target_mask(batch["explain"]),
+            stop_grad=self.config.mi_stop_grad,
+        )
+        return {"kl": kl}

@@ -1,0 +1,129 @@
+"""The ``bench`` command line: a thin layer over library functions.
+
+Each subcommand imports what it needs when it runs, so ``bench --help`` stays fast. A
+:class:`~bench.errors.BenchError` becomes one ``error: ...`` line and exit code 2 (a traceback
+only with ``--debug``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from bench.errors import BenchError
+
+
+def _cmd_data_check(args: argparse.Namespace) -> int:
+    from bench.data._check import check_data
+
+    report = check_data(args.data_dir)
+    print(report.render())
+    return report.exit_code
+
+
+def _cmd_data_fetch(args: argparse.Namespace) -> int:
+    from bench.data._fetch import DEFAULT_URL, fetch_data
+
+    target = fetch_data(args.data_dir, url=args.url or DEFAULT_URL, sha256=args.sha256, force=args.force)
+    print(f"data unpacked into {target}")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from bench.config import parse_set_options
+    from bench.plan import describe_plan, execute_plan
+    from bench.suites import load_suite, plan_runs
+
+    suite = load_suite(args.suite)
+    profile, configs = plan_runs(
+        suite,
+        args.profile,
+        datasets=_split(args.datasets),
+        strategies=_split(args.strategies),
+        seeds=[int(s) for s in _split(args.seeds) or []] or None,
+        overrides=parse_set_options(args.set),
+    )
+    print(describe_plan(suite.name, profile, configs, args.runs_dir))
+    if args.dry_run:
+        return 0
+    execute_plan(suite.name, configs, runs_dir=args.runs_dir, data_dir=args.data_dir, force=args.force)
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from bench.data import DATASETS
+    from bench.models import MODELS
+    from bench.strategy import STRATEGIES
+    from bench.suites import load_suite, suite_names
+
+    print("suites:")
+    for name in suite_names():
+        suite = load_suite(name)
+        print(f"  {name}: {suite.description}")
+        for profile, body in suite.profiles.items():
+            default = " (default)" if profile == suite.default_profile else ""
+            print(f"    profile {profile}{default}: {body.get('description', '')}")
+    print("strategies: " + ", ".join(STRATEGIES.names()))
+    print("datasets: " + ", ".join(DATASETS.names()))
+    print("model presets: " + ", ".join(MODELS.names()) + " (or a local path / Hugging Face id)")
+    return 0
+
+
+def _split(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    data = sub.add_parser("data", help="inspect or fetch the DSS data").add_subparsers(
+        dest="data_command", required=True
+    )
+    check = data.add_parser("check", help="table of datasets x splits: counts, parse rates, teacher accuracy")
+    check.add_argument("--data-dir", help="data directory (default: $COTBENCH_DATA, else ./data)")
+    check.set_defaults(func=_cmd_data_check)
+    fetch = data.add_parser("fetch", help="download and unpack the DSS authors' datasets.zip")
+    fetch.add_argument("--data-dir", help="data directory (default: $COTBENCH_DATA, else ./data)")
+    fetch.add_argument("--url", help="archive URL (default: the DSS repository's datasets.zip)")
+    fetch.add_argument("--sha256", help="expected sha256 of the archive")
+    fetch.add_argument("--force", action="store_true", help="overwrite existing files")
+    fetch.set_defaults(func=_cmd_data_fetch)
+
+    run = sub.add_parser("run", help="train and evaluate a suite (finished runs are cache hits)")
+    run.add_argument("--suite", required=True, help="built-in suite name or a suite YAML file")
+    run.add_argument("--profile", help="suite profile (default: the suite's default profile)")
+    run.add_argument("--datasets", help="comma-separated subset of the suite's datasets")
+    run.add_argument("--strategies", help="comma-separated subset of the suite's strategies")
+    run.add_argument("--seeds", help="comma-separated seeds (default: the profile's)")
+    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="override any config key, e.g. --set alpha3=0.2 --set noise.type=swap")
+    run.add_argument("--runs-dir", default="runs", help="run store directory (default: ./runs)")
+    run.add_argument("--data-dir", help="DSS data directory (default: $COTBENCH_DATA, else ./data)")
+    run.add_argument("--force", action="store_true", help="retrain finished runs (old ones are moved aside)")
+    run.add_argument("--dry-run", action="store_true", help="print the plan and exit")
+    run.set_defaults(func=_cmd_run)
+
+    lister = sub.add_parser("list", help="suites, profiles, strategies, datasets, model presets")
+    lister.set_defaults(func=_cmd_list)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``bench`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except BenchError as err:
+        if args.debug:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return err.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

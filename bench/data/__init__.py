@@ -1,0 +1,24 @@
+"""Data layer: the DSS datasets with teacher rationales, the synthetic task, rationale noise.
+
+``load_dataset(name, LoadOptions(...))`` returns a :class:`DatasetSplits` of :class:`Example`
+records; loaders register under their dataset name in :data:`DATASETS`.
+"""
+
+from bench.data import _dss, _synth  # noqa: F401  (register the loaders)
+from bench.data._example import DatasetSplits, Example
+from bench.data._noise import NOISE_TYPES, NoiseConfig, apply_noise
+from bench.data._options import LoadOptions, SynthConfig
+from bench.data._registry import DATASETS, load_dataset, resolve_data_dir
+
+__all__ = [
+    "DATASETS",
+    "NOISE_TYPES",
+    "DatasetSplits",
+    "Example",
+    "LoadOptions",
+    "NoiseConfig",
+    "SynthConfig",
+    "apply_noise",
+    "load_dataset",
+    "resolve_data_dir",
+]

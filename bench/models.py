@@ -1,0 +1,100 @@
+"""Model and tokenizer factory: built-in presets or any ``AutoModelForSeq2SeqLM``.
+
+``--model`` is a preset name (a randomly initialised T5 built from a ``T5Config`` in code, with
+a Unigram tokenizer trained on the run's training text), a local path, or a Hugging Face id
+(loaded with ``local_files_only`` when ``HF_HUB_OFFLINE=1``). The rest of cotbench only uses the
+generic seq2seq API (``input_ids``/``labels`` forward, ``generate``), never T5 internals.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from transformers import (
+    AutoModelForSeq2SeqLM,
+    AutoTokenizer,
+    PreTrainedTokenizerBase,
+    T5Config,
+    T5ForConditionalGeneration,
+)
+
+from bench.errors import ConfigError
+from bench.registry import Registry
+from bench.tokenizer import trained_tokenizer
+
+# name -> keyword arguments of T5Config (vocabulary size and special ids are filled in later)
+T5_PRESETS: dict[str, dict[str, int | float]] = {
+    # ~0.7M params at a 2k vocabulary: unit tests and the smoke suite
+    "tiny-t5-s": dict(d_model=64, d_ff=128, d_kv=16, num_heads=4, num_layers=1, num_decoder_layers=1),
+    # ~2.8M params at a 4k vocabulary: the CPU profiles
+    "tiny-t5": dict(d_model=128, d_ff=512, d_kv=32, num_heads=4, num_layers=3, num_decoder_layers=3),
+    # t5-small's dimensions (~48M params at an 8k vocabulary), random init
+    "t5-small-random": dict(d_model=512, d_ff=2048, d_kv=64, num_heads=8, num_layers=6, num_decoder_layers=6),
+}
+
+
+@dataclass
+class LoadedModel:
+    """A model, its tokenizer, and where the tokenizer came from (recorded in the run)."""
+
+    model: nn.Module
+    tokenizer: PreTrainedTokenizerBase
+    tokenizer_file: Path | None  # the trained tokenizer's file (presets only)
+
+
+ModelBuilder = Callable[[str, list[str], int, int], LoadedModel]
+MODELS: Registry[ModelBuilder] = Registry("model preset")
+
+
+def _build_t5_preset(name: str, texts: list[str], vocab_size: int, seed: int) -> LoadedModel:
+    tokenizer, path = trained_tokenizer(texts, vocab_size)
+    config = T5Config(
+        vocab_size=len(tokenizer),
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        decoder_start_token_id=tokenizer.pad_token_id,
+        dropout_rate=0.1,
+        feed_forward_proj="gated-gelu",  # as t5-v1_1, the checkpoints the papers use
+        tie_word_embeddings=False,  # t5-v1_1 style: no output rescaling (v5 always ties weights)
+        **T5_PRESETS[name],
+    )
+    torch.manual_seed(seed)  # the random init is part of the run's seed
+    return LoadedModel(T5ForConditionalGeneration(config), tokenizer, path)
+
+
+for _preset in T5_PRESETS:
+    MODELS.register(_preset)(_build_t5_preset)
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
+
+
+def _load_pretrained(name: str) -> LoadedModel:
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=_offline())
+        model = AutoModelForSeq2SeqLM.from_pretrained(name, local_files_only=_offline())
+    except (OSError, ValueError) as err:
+        raise ConfigError(
+            f"model {name!r}: weights not found locally ({type(err).__name__}); use a preset "
+            f"({', '.join(MODELS.names())}), a local checkpoint directory, or download it once "
+            f"with network access: `huggingface-cli download {name}` (then HF_HUB_OFFLINE=1 works)"
+        ) from None
+    return LoadedModel(model, tokenizer, None)
+
+
+def load_model(name: str, texts: list[str], vocab_size: int, seed: int) -> LoadedModel:
+    """Build a preset (tokenizer trained on ``texts``) or load a pretrained seq2seq model."""
+    if name in MODELS:
+        return MODELS.get(name)(name, texts, vocab_size, seed)
+    if Path(name).exists() or "/" in name:
+        torch.manual_seed(seed)
+        return _load_pretrained(name)
+    raise ConfigError(
+        f"model {name!r}: not a preset ({', '.join(MODELS.names())}), local path or hub id"
+    )

@@ -1,0 +1,61 @@
+"""Planning and executing a list of runs: the dry-run table and the sequential executor."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from bench.config import RunConfig
+from bench.runner import RunResult, run_one
+from bench.store import is_finished, read_json, run_dir
+
+
+def _estimate_seconds(configs: list[RunConfig], runs_dir: Path, suite: str) -> float | None:
+    """Mean wall time of finished runs with the same model and schedule, times the runs left."""
+    seen = []
+    for config in configs:
+        directory = run_dir(runs_dir, suite, config)
+        if is_finished(directory):
+            timing = read_json(directory / "metrics.json").get("timing", {})
+            seen.append(timing.get("train_s", 0) + timing.get("eval_s", 0))
+    if not seen:
+        return None
+    return sum(seen) / len(seen)
+
+
+def describe_plan(suite: str, profile: str, configs: list[RunConfig], runs_dir: str | Path) -> str:
+    """One line per run (cache hit or to train) and a total: steps, examples, estimated time."""
+    runs_dir = Path(runs_dir)
+    lines = [f"suite {suite}, profile {profile}: {len(configs)} runs"]
+    todo = 0
+    examples = 0
+    for config in configs:
+        hit = is_finished(run_dir(runs_dir, suite, config))
+        todo += not hit
+        if not hit:
+            examples += config.max_steps * config.batch_size * config.grad_accum
+        lines.append(
+            f"  {'cached' if hit else 'train '}  {config.dataset:6s} {config.strategy:12s} "
+            f"seed {config.seed}  {config.model}  {config.max_steps} steps  [{config.config_hash()}]"
+        )
+    per_run = _estimate_seconds(configs, runs_dir, suite)
+    estimate = f", ~{per_run * todo / 60:.1f} min (from finished runs)" if per_run and todo else ""
+    lines.append(f"to train: {todo} runs, {examples:,} training examples processed{estimate}")
+    return "\n".join(lines)
+
+
+def execute_plan(
+    suite: str, configs: list[RunConfig], *, runs_dir: str | Path, data_dir: str | Path | None,
+    force: bool = False,
+) -> list[RunResult]:
+    """Run every config in order; print one line per run with its test accuracy."""
+    results = []
+    for i, config in enumerate(configs, 1):
+        start = time.perf_counter()
+        result = run_one(config, suite=suite, runs_dir=runs_dir, data_dir=data_dir, force=force)
+        status = "cached" if result.cached else f"{time.perf_counter() - start:.0f}s"
+        acc = result.metrics["primary"]["accuracy"]
+        print(f"[{i}/{len(configs)}] {config.dataset} {config.strategy} seed {config.seed}: "
+              f"test acc {acc:.4f} ({status}) -> {result.directory}", flush=True)
+        results.append(result)
+    return results

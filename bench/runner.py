@@ -1,0 +1,158 @@
+"""One run end to end: data -> batches -> strategy loss -> trainer -> test predictions -> store.
+
+``run_one`` is what ``bench run`` calls for every planned run; a finished run with the same
+config hash is a cache hit and is not retrained.
+"""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from bench.batching import encode_pairs
+from bench.config import RunConfig
+from bench.data import DatasetSplits, LoadOptions, apply_noise, load_dataset, resolve_data_dir
+from bench.evaluate import EvalSettings, evaluate
+from bench.models import load_model
+from bench.provenance import environment_record, file_sha256
+from bench.store import (
+    FINISHED,
+    check_same_config,
+    is_finished,
+    move_aside,
+    read_json,
+    run_dir,
+    run_lock,
+    write_json,
+    write_jsonl,
+)
+from bench.strategy import EXPLAIN_PREFIX, PREDICT_PREFIX, STRATEGIES
+from bench.trainer import load_best, make_accelerator, train
+
+TOKENIZER_EXTRA_TEXT = f"{PREDICT_PREFIX} {EXPLAIN_PREFIX} So the answer is"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Where a run lives, whether it was a cache hit, and its metrics."""
+
+    directory: Path
+    cached: bool
+    metrics: dict
+
+
+@functools.lru_cache(maxsize=8)
+def _load_cached(name: str, options: LoadOptions, subsample: float, subsample_seed: int,
+                 max_train: int | None, max_eval: int | None) -> DatasetSplits:
+    return load_dataset(name, options, subsample=subsample, subsample_seed=subsample_seed,
+                        max_train=max_train, max_eval=max_eval)
+
+
+def load_run_data(config: RunConfig, data_dir: str | Path | None = None) -> DatasetSplits:
+    """The run's splits before noise (loads are cached in-process across runs)."""
+    options = LoadOptions(resolve_data_dir(data_dir), config.teacher, config.label_type, config.synth)
+    return _load_cached(config.dataset, options, config.subsample, config.subsample_seed,
+                        config.max_train, config.max_eval)
+
+
+def tokenizer_corpus(splits: DatasetSplits) -> list[str]:
+    """The text a preset's tokenizer is trained on: clean train inputs, rationales and labels.
+
+    Strategy- and noise-independent, so every run on the same data shares one tokenizer.
+    """
+    texts = [TOKENIZER_EXTRA_TEXT]
+    for ex in splits.train:
+        texts.extend((*ex.input_parts, ex.rationale, ex.label, *ex.candidates))
+    return texts
+
+
+def run_one(
+    config: RunConfig,
+    *,
+    suite: str,
+    runs_dir: str | Path = "runs",
+    data_dir: str | Path | None = None,
+    force: bool = False,
+    echo: Callable[[str], None] = print,
+    interrupt_at_step: int | None = None,
+) -> RunResult:
+    """Train and evaluate one run, or return the finished run with the same config."""
+    config.validate()
+    directory = run_dir(Path(runs_dir), suite, config)
+    if is_finished(directory):
+        check_same_config(directory, config)
+        if not force:
+            return RunResult(directory, True, read_json(directory / "metrics.json"))
+        echo(f"--force: previous run moved to {move_aside(directory)}")
+    with run_lock(directory):
+        return _train_and_evaluate(config, suite, directory, data_dir, interrupt_at_step)
+
+
+def _train_and_evaluate(config: RunConfig, suite: str, directory: Path,
+                        data_dir: str | Path | None, interrupt_at_step: int | None) -> RunResult:
+    check_same_config(directory, config)
+    write_json(directory / "config.json", {
+        "suite": suite, "config_hash": config.config_hash(), "seed": config.seed,
+        "config": config.to_dict(),
+    })
+    started = time.perf_counter()
+    splits = load_run_data(config, data_dir)
+    train_examples = apply_noise(splits.train, config.noise)
+    strategy = STRATEGIES.get(config.strategy)(config)
+    accelerator = make_accelerator(config)
+    loaded = load_model(config.model, tokenizer_corpus(splits), config.vocab_size, config.seed)
+    model, tokenizer = loaded.model, loaded.tokenizer
+    strategy.setup(model)
+    sep = tokenizer.eos_token
+    encoded = encode_pairs(tokenizer, [strategy.training_pairs(ex, sep) for ex in train_examples],
+                           config.max_input_length, config.max_target_length)
+    if loaded.tokenizer_file is not None:
+        shutil.copyfile(loaded.tokenizer_file, directory / "tokenizer.json")
+    write_json(directory / "env.json", {
+        **environment_record(accelerator.device),
+        "data_sources": splits.sources,
+        "tokenizer_sha256": file_sha256(loaded.tokenizer_file) if loaded.tokenizer_file else None,
+        "n_examples": {"train": len(train_examples), "valid": len(splits.valid), "test": len(splits.test)},
+    })
+    settings = EvalSettings(splits.metric, config.eval_batch_size, config.max_input_length,
+                            config.max_target_length, config.max_new_tokens)
+    state = train(config=config, accelerator=accelerator, model=model, tokenizer=tokenizer,
+                  strategy=strategy, encoded=encoded, valid=splits.valid, eval_settings=settings,
+                  work_dir=directory, interrupt_at_step=interrupt_at_step)
+    trained = time.perf_counter()
+
+    model = accelerator.unwrap_model(model)
+    test_settings = replace(settings, generate_rationales=config.generate_rationales)
+    results = {"last": evaluate(model, tokenizer, strategy, splits.test, test_settings)}
+    if state.best_step == state.step:
+        results["best"] = results["last"]
+    else:
+        load_best(model, strategy, directory)
+        results["best"] = evaluate(model, tokenizer, strategy, splits.test, test_settings)
+    other = "last" if config.select == "best" else "best"
+    files = {config.select: "predictions.jsonl", other: f"predictions-{other}.jsonl"}
+    for which, name in files.items():
+        write_jsonl(directory / name, results[which][1])
+    metrics = {
+        "status": FINISHED,
+        "suite": suite,
+        "dataset": config.dataset,
+        "strategy": config.strategy,
+        "seed": config.seed,
+        "config_hash": config.config_hash(),
+        "selected": config.select,
+        "best_step": state.best_step,
+        "steps": state.step,
+        "valid_best_accuracy": state.best_accuracy,
+        "test": {which: results[which][0] for which in ("best", "last")},
+        "primary": results[config.select][0],
+        "prediction_files": files,
+        "timing": {"train_s": trained - started, "eval_s": time.perf_counter() - trained},
+    }
+    shutil.rmtree(directory / "checkpoints", ignore_errors=True)
+    write_json(directory / "metrics.json", metrics)
+    return RunResult(directory, False, metrics)

@@ -1,0 +1,122 @@
+"""Suites: YAML files naming datasets x strategies x seeds, with profiles of config overrides.
+
+A suite file (``bench/suites/<name>.yaml``)::
+
+    description: one line
+    datasets: [cqa, svamp]
+    strategies: [finetune, dss, dss+mi]
+    seeds: [0, 1, 2, 3]
+    overrides: {mi_variant: code}          # every profile
+    default_profile: cpu
+    profiles:
+      cpu:
+        seeds: [0]                         # optional: the profile's own seeds
+        overrides: {model: tiny-t5, max_steps: 300}
+        datasets: {esnli: {max_eval: 300}} # optional per-dataset overrides
+
+Files hold only overrides of :class:`~bench.config.RunConfig`; unknown keys fail when the plan
+is built, before any training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bench.config import RunConfig, apply_overrides
+from bench.errors import ConfigError
+
+SUITE_KEYS = {"description", "datasets", "strategies", "seeds", "overrides", "default_profile", "profiles"}
+PROFILE_KEYS = {"description", "seeds", "overrides", "datasets"}
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A parsed suite file."""
+
+    name: str
+    description: str
+    datasets: tuple[str, ...]
+    strategies: tuple[str, ...]
+    seeds: tuple[int, ...]
+    overrides: dict[str, Any]
+    default_profile: str
+    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def profile(self, name: str | None) -> tuple[str, dict[str, Any]]:
+        """The profile ``name`` (default profile when None); unknown names list the known ones."""
+        name = name or self.default_profile
+        if name not in self.profiles:
+            raise ConfigError(f"suite {self.name!r}: unknown profile {name!r}; known: {', '.join(self.profiles)}")
+        return name, self.profiles[name]
+
+
+def suite_names() -> list[str]:
+    """The built-in suites."""
+    folder = resources.files("bench") / "suites"
+    return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def _check_keys(where: str, data: dict, allowed: set[str]) -> None:
+    unknown = set(data) - allowed
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; expected {', '.join(sorted(allowed))}")
+
+
+def load_suite(name: str) -> Suite:
+    """A built-in suite by name, or a suite YAML file by path."""
+    path = Path(name)
+    if path.suffix in {".yaml", ".yml"}:
+        if not path.is_file():
+            raise ConfigError(f"suite file {path}: not found")
+        text, suite_name = path.read_text(), path.stem
+    else:
+        if name not in suite_names():
+            raise ConfigError(f"unknown suite {name!r}; known: {', '.join(suite_names())}")
+        text, suite_name = (resources.files("bench") / "suites" / f"{name}.yaml").read_text(), name
+    data = yaml.safe_load(text) or {}
+    _check_keys(f"suite {suite_name}", data, SUITE_KEYS)
+    for profile, body in (data.get("profiles") or {}).items():
+        _check_keys(f"suite {suite_name} profile {profile}", body or {}, PROFILE_KEYS)
+    return Suite(
+        name=suite_name,
+        description=data.get("description", ""),
+        datasets=tuple(data.get("datasets", ())),
+        strategies=tuple(data.get("strategies", ())),
+        seeds=tuple(data.get("seeds", (0,))),
+        overrides=dict(data.get("overrides") or {}),
+        default_profile=data.get("default_profile", next(iter(data.get("profiles") or {"default": {}}))),
+        profiles={k: dict(v or {}) for k, v in (data.get("profiles") or {"default": {}}).items()},
+    )
+
+
+def plan_runs(
+    suite: Suite,
+    profile: str | None = None,
+    *,
+    datasets: list[str] | None = None,
+    strategies: list[str] | None = None,
+    seeds: list[int] | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> tuple[str, list[RunConfig]]:
+    """Expand a suite into validated run configs (profile name, configs).
+
+    Precedence: defaults < suite overrides < profile overrides < per-dataset overrides < CLI.
+    """
+    profile_name, body = suite.profile(profile)
+    run_seeds = seeds or list(body.get("seeds", suite.seeds))
+    configs = []
+    for dataset in datasets or suite.datasets:
+        per_dataset = (body.get("datasets") or {}).get(dataset, {})
+        for strategy in strategies or suite.strategies:
+            for seed in run_seeds:
+                config = RunConfig()
+                for layer in (suite.overrides, body.get("overrides") or {}, per_dataset,
+                              {"dataset": dataset, "strategy": strategy, "seed": seed}, overrides or {}):
+                    config = apply_overrides(config, layer)
+                configs.append(config.validate())
+    return profile_name, configs

@@ -1,0 +1,188 @@
+"""The training loop shared by every strategy, on Hugging Face Accelerate.
+
+One optimizer step: ``grad_accum`` micro-batches, each ``strategy.loss(model, batch)``, backward,
+gradient clipping, AdamW, linear schedule. Every ``eval_every`` steps the model is scored on the
+VALIDATION split and the best weights are kept; test is never looked at here. Every
+``checkpoint_every`` steps a resumable checkpoint (model, optimizer, scheduler, RNG states via
+``Accelerator.save_state``, plus the loop's own state) is written atomically; a restarted run
+resumes from the latest one, and because the batch order is a pure function of (seed, step) it
+ends with the same numbers as an uninterrupted run on CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from torch import nn
+from tqdm.auto import tqdm
+from transformers import PreTrainedTokenizerBase, get_linear_schedule_with_warmup
+
+from bench.batching import EncodedTask, batch_indices, collate
+from bench.config import RunConfig
+from bench.data import Example
+from bench.evaluate import EvalSettings, evaluate
+from bench.store import write_json, write_jsonl
+from bench.strategy import Batch, Strategy
+
+
+class TrainingInterrupted(RuntimeError):
+    """Raised by ``interrupt_at_step`` to simulate a crash (tests of resumption)."""
+
+
+@dataclass
+class TrainState:
+    """The loop's own resumable state (the rest lives in Accelerate's checkpoint)."""
+
+    step: int = 0
+    best_step: int | None = None
+    best_accuracy: float = float("-inf")
+    history: list[dict] = field(default_factory=list)  # logged steps and validation evaluations
+
+
+class TrainingModule(nn.Module):
+    """Model + strategy as one module, so Accelerate prepares and checkpoints both."""
+
+    def __init__(self, model: nn.Module, strategy: Strategy) -> None:
+        super().__init__()
+        self.model = model
+        self.strategy = strategy
+
+    def forward(self, batch: Batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        out = self.strategy.loss(self.model, batch)
+        return out.total, out.parts
+
+
+def make_accelerator(config: RunConfig) -> Accelerator:
+    """An Accelerator with the run's precision; deterministic algorithms on CPU."""
+    accelerator = Accelerator(mixed_precision="bf16" if config.precision == "bf16" else "no")
+    if accelerator.device.type == "cpu":
+        torch.use_deterministic_algorithms(True)
+    return accelerator
+
+
+def _to_device(batch: Batch, device: torch.device) -> Batch:
+    return {task: {k: v.to(device) for k, v in tensors.items()} for task, tensors in batch.items()}
+
+
+def _latest_checkpoint(directory: Path) -> Path | None:
+    steps = sorted(directory.glob("step-*"))
+    return steps[-1] if steps else None
+
+
+def _save_checkpoint(accelerator: Accelerator, state: TrainState, directory: Path) -> None:
+    tmp = directory / f".tmp-step-{state.step:08d}"
+    shutil.rmtree(tmp, ignore_errors=True)  # a half-written temp dir from a crash
+    accelerator.save_state(str(tmp))
+    write_json(tmp / "trainer_state.json", asdict(state))
+    final = directory / f"step-{state.step:08d}"
+    tmp.rename(final)
+    for old in directory.glob("step-*"):
+        if old != final:
+            shutil.rmtree(old)
+
+
+def _save_best(module: nn.Module, path: Path) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(module.state_dict(), tmp)
+    tmp.replace(path)
+
+
+def train(
+    *,
+    config: RunConfig,
+    accelerator: Accelerator,
+    model: nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    strategy: Strategy,
+    encoded: dict[str, EncodedTask],
+    valid: Sequence[Example],
+    eval_settings: EvalSettings,
+    work_dir: Path,
+    interrupt_at_step: int | None = None,
+) -> TrainState:
+    """Train ``model`` with ``strategy``; returns the final loop state.
+
+    The best-on-validation weights are left in ``work_dir/checkpoints/best.pt`` (model +
+    strategy state dict); the model in memory holds the last weights.
+    """
+    set_seed(config.seed)
+    ckpt_dir = work_dir / "checkpoints"
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    module = TrainingModule(model, strategy)
+    optimizer = torch.optim.AdamW(module.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = get_linear_schedule_with_warmup(optimizer, config.warmup_steps, config.max_steps)
+    module, optimizer, scheduler = accelerator.prepare(module, optimizer, scheduler)
+
+    state = TrainState()
+    latest = _latest_checkpoint(ckpt_dir)
+    if latest is not None:
+        accelerator.load_state(str(latest))
+        state = TrainState(**json.loads((latest / "trainer_state.json").read_text()))
+
+    n_examples = len(next(iter(encoded.values())).input_ids)
+    pad_id = tokenizer.pad_token_id
+    unwrapped = accelerator.unwrap_model(module)
+    bar = tqdm(total=config.max_steps, initial=state.step, desc=f"{config.strategy} {config.dataset}",
+               disable=None, leave=False)
+    window: dict[str, float] = {}
+    window_steps, window_examples, window_start = 0, 0, time.perf_counter()
+    module.train()
+    while state.step < config.max_steps:
+        for micro in range(config.grad_accum):
+            indices = batch_indices(n_examples, config.batch_size, config.seed,
+                                    state.step * config.grad_accum + micro)
+            batch = _to_device(collate(encoded, indices, pad_id), accelerator.device)
+            with accelerator.autocast():
+                total, parts = module(batch)
+            accelerator.backward(total / config.grad_accum)
+            for name, value in parts.items():  # each term is logged, unweighted
+                window[name] = window.get(name, 0.0) + value.item() / config.grad_accum
+            window["total"] = window.get("total", 0.0) + total.item() / config.grad_accum
+            window_examples += len(indices)
+        accelerator.clip_grad_norm_(module.parameters(), config.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        state.step += 1
+        window_steps += 1
+        bar.update(1)
+
+        if state.step % config.log_every == 0 or state.step == config.max_steps:
+            elapsed = time.perf_counter() - window_start
+            record = {k: v / window_steps for k, v in window.items()}
+            record.update(step=state.step, lr=scheduler.get_last_lr()[0],
+                          examples_per_s=window_examples / max(elapsed, 1e-9))
+            state.history.append({"kind": "train", **record})
+            bar.set_postfix({k: f"{v:.3g}" for k, v in record.items() if k not in {"step", "lr"}})
+            window, window_steps, window_examples = {}, 0, 0
+            window_start = time.perf_counter()
+
+        if state.step % config.eval_every == 0 or state.step == config.max_steps:
+            metrics, _ = evaluate(unwrapped.model, tokenizer, unwrapped.strategy, valid, eval_settings)
+            state.history.append({"kind": "valid", "step": state.step, **metrics})
+            if metrics["accuracy"] > state.best_accuracy:
+                state.best_accuracy, state.best_step = metrics["accuracy"], state.step
+                _save_best(unwrapped, ckpt_dir / "best.pt")
+
+        if state.step % config.checkpoint_every == 0 and state.step < config.max_steps:
+            _save_checkpoint(accelerator, state, ckpt_dir)
+            write_jsonl(work_dir / "train_log.jsonl", state.history)
+        if interrupt_at_step is not None and state.step == interrupt_at_step:
+            raise TrainingInterrupted(f"interrupted at step {state.step}")
+    bar.close()
+    write_jsonl(work_dir / "train_log.jsonl", state.history)
+    return state
+
+
+def load_best(module_model: nn.Module, strategy: Strategy, work_dir: Path) -> None:
+    """Load the best-on-validation weights saved by :func:`train` into model and strategy."""
+    state = torch.load(work_dir / "checkpoints" / "best.pt", map_location="cpu", weights_only=True)
+    TrainingModule(module_model, strategy).load_state_dict(state)

@@ -1,0 +1,1 @@
+"""Reports: result tables, calibration (ECE, reliability diagrams), HTML reports."""

@@ -1,0 +1,1 @@
+"""Sweeps: Optuna studies, ablations over config keys, rationale-noise studies."""

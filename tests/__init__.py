@@ -1,0 +1,1 @@
+"""cotbench tests."""

@@ -1,0 +1,27 @@
+"""Small configs shared by the tests: a tiny T5 on a tiny synth task (seconds per run)."""
+
+from __future__ import annotations
+
+from bench.config import RunConfig, apply_overrides
+
+TINY = {
+    "dataset": "synth",
+    "model": "tiny-t5-s",
+    "vocab_size": 120,
+    "synth": {"n_train": 48, "n_valid": 8, "n_test": 12, "steps": 2},
+    "max_input_length": 48,
+    "max_target_length": 48,
+    "max_new_tokens": 24,
+    "lr": 3e-3,
+    "batch_size": 8,
+    "max_steps": 6,
+    "eval_every": 3,
+    "checkpoint_every": 2,
+    "log_every": 1,
+    "eval_batch_size": 16,
+}
+
+
+def tiny_config(**overrides) -> RunConfig:
+    """The tiny test config with ``overrides`` (dotted keys allowed)."""
+    return apply_overrides(apply_overrides(RunConfig(), TINY), overrides).validate()

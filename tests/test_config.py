@@ -1,0 +1,63 @@
+"""Config: overrides, coercion, validation errors (one line, names the key), stable hashes."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.config import RunConfig, apply_overrides, parse_set_options, valid_keys
+from bench.errors import ConfigError
+
+
+def test_dotted_and_nested_overrides_agree():
+    a = apply_overrides(RunConfig(), {"noise.type": "swap", "noise.level": 0.5})
+    b = apply_overrides(RunConfig(), {"noise": {"type": "swap", "level": 0.5}})
+    assert a == b and a.noise.type == "swap" and a.noise.level == 0.5
+
+
+def test_set_options_parse_yaml_values():
+    assert parse_set_options(["alpha3=0.2", "max_train=null", "mi_variant=paper"]) == {
+        "alpha3": 0.2, "max_train": None, "mi_variant": "paper"}
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        parse_set_options(["alpha3"])
+
+
+def test_int_is_accepted_for_float_but_not_str_for_int():
+    assert apply_overrides(RunConfig(), {"alpha3": 1}).alpha3 == 1.0
+    with pytest.raises(ConfigError, match="max_steps: expected int"):
+        apply_overrides(RunConfig(), {"max_steps": "many"})
+
+
+def test_unknown_key_lists_valid_keys():
+    with pytest.raises(ConfigError) as err:
+        apply_overrides(RunConfig(), {"alpha4": 1.0})
+    assert "alpha4" in str(err.value) and "alpha3" in str(err.value)
+    assert "noise.level" in valid_keys()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"alpha1": -0.5}, "alpha1: expected a value >= 0"),
+        ({"alpha3": -1}, "alpha3"),
+        ({"strategy": "dss+xx"}, r"unknown strategy 'dss\+xx'"),
+        ({"dataset": "mnist"}, "unknown dataset 'mnist'"),
+        ({"mi_variant": "magic"}, "mi_variant: expected one of code, paper, infonce"),
+        ({"noise.type": "blur"}, "noise.type"),
+        ({"noise.level": 1.5}, "noise.level"),
+        ({"max_steps": 0}, "max_steps"),
+        ({"subsample": 0.0}, "subsample"),
+        ({"precision": "fp8"}, "precision"),
+    ],
+)
+def test_bad_values_fail_with_one_line_naming_the_key(overrides, message):
+    with pytest.raises(ConfigError, match=message) as err:
+        apply_overrides(RunConfig(), overrides).validate()
+    assert "\n" not in str(err.value)
+
+
+def test_hash_ignores_seed_and_bookkeeping_but_not_maths():
+    base = RunConfig()
+    assert apply_overrides(base, {"seed": 3}).config_hash() == base.config_hash()
+    assert apply_overrides(base, {"checkpoint_every": 7}).config_hash() == base.config_hash()
+    assert apply_overrides(base, {"alpha3": 0.2}).config_hash() != base.config_hash()
+    assert apply_overrides(base, {"noise.level": 0.2}).config_hash() != base.config_hash()

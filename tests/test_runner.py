@@ -1,0 +1,120 @@
+"""End-to-end runs of the tiny config: store layout, determinism, resume, cache hits, --force,
+locks, and the CLI's plan and error paths."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench.cli import main
+from bench.errors import BenchError
+from bench.runner import run_one
+from bench.store import read_json, read_jsonl, run_dir, run_lock
+from bench.trainer import TrainingInterrupted
+from tests.helpers import tiny_config
+
+pytestmark = pytest.mark.slow
+
+
+def _numbers(directory):
+    metrics = read_json(directory / "metrics.json")
+    losses = [{k: v for k, v in r.items() if k != "examples_per_s"} for r in read_jsonl(directory / "train_log.jsonl")]
+    return metrics["test"], metrics["best_step"], read_jsonl(directory / "predictions.jsonl"), losses
+
+
+@pytest.fixture(scope="module")
+def reference_run(tmp_path_factory):
+    runs = tmp_path_factory.mktemp("runs")
+    config = tiny_config(strategy="dss+mi")
+    return config, run_one(config, suite="t", runs_dir=runs, echo=lambda _: None)
+
+
+def test_run_directory_holds_every_file(reference_run):
+    config, result = reference_run
+    d = result.directory
+    assert d == run_dir(d.parents[4], "t", config)
+    for name in ("config.json", "env.json", "metrics.json", "predictions.jsonl", "train_log.jsonl", "tokenizer.json"):
+        assert (d / name).is_file(), name
+    assert not (d / "checkpoints").exists()
+    recorded = read_json(d / "config.json")
+    assert recorded["config_hash"] == config.config_hash() and recorded["seed"] == config.seed
+    env = read_json(d / "env.json")
+    assert env["versions"]["torch"] and "synth" in next(iter(env["data_sources"].values()))
+    rows = read_jsonl(d / "predictions.jsonl")
+    assert len(rows) == config.synth.n_test
+    assert {"id", "input", "gold", "prediction", "correct", "confidence", "candidate_probs"} <= rows[0].keys()
+    assert abs(sum(rows[0]["candidate_probs"].values()) - 1) < 1e-5
+    log = read_jsonl(d / "train_log.jsonl")
+    assert {"pred", "explain", "mi", "total"} <= log[0].keys()
+    assert [r["step"] for r in log if r["kind"] == "valid"] == [3, 6]
+
+
+def test_same_seed_gives_identical_numbers(reference_run, tmp_path):
+    config, first = reference_run
+    second = run_one(config, suite="t", runs_dir=tmp_path, echo=lambda _: None)
+    assert _numbers(second.directory) == _numbers(first.directory)
+
+
+def test_interrupted_run_resumes_to_the_same_numbers(reference_run, tmp_path):
+    config, uninterrupted = reference_run
+    with pytest.raises(TrainingInterrupted):
+        run_one(config, suite="t", runs_dir=tmp_path, interrupt_at_step=5, echo=lambda _: None)
+    directory = run_dir(tmp_path, "t", config)
+    assert not (directory / "metrics.json").exists()
+    assert [p.name for p in (directory / "checkpoints").glob("step-*")] == ["step-00000004"]
+    resumed = run_one(config, suite="t", runs_dir=tmp_path, echo=lambda _: None)
+    assert not resumed.cached
+    assert _numbers(resumed.directory) == _numbers(uninterrupted.directory)
+
+
+def test_cache_hit_and_force(tmp_path):
+    config = tiny_config(strategy="finetune", max_steps=2, eval_every=2)
+    first = run_one(config, suite="t", runs_dir=tmp_path, echo=lambda _: None)
+    again = run_one(config, suite="t", runs_dir=tmp_path, echo=lambda _: None)
+    assert again.cached and again.metrics == first.metrics
+    messages = []
+    forced = run_one(config, suite="t", runs_dir=tmp_path, force=True, echo=messages.append)
+    assert not forced.cached and "moved to" in messages[0]
+    moved = list(first.directory.parent.glob("seed-0.replaced-*"))
+    assert len(moved) == 1 and (moved[0] / "metrics.json").is_file()
+
+
+def test_locked_run_is_refused(tmp_path):
+    config = tiny_config(strategy="finetune")
+    with run_lock(run_dir(tmp_path, "t", config)), pytest.raises(BenchError, match="locked"):
+        run_one(config, suite="t", runs_dir=tmp_path, echo=lambda _: None)
+
+
+def test_cli_dry_run_plans_without_training(tmp_path, capsys):
+    assert main(["run", "--suite", "smoke", "--runs-dir", str(tmp_path), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "5 runs" in out and "to train: 5 runs" in out
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--set", "alpha1=-1"], "alpha1"),
+        (["--set", "bogus=1"], "unknown config key 'bogus'"),
+        (["--strategies", "dss+zz"], "unknown strategy"),
+        (["--profile", "gpu9"], "unknown profile"),
+        (["--datasets", "imagenet"], "unknown dataset"),
+    ],
+)
+def test_cli_bad_config_is_one_line_exit_2(tmp_path, capsys, args, message):
+    code = main(["run", "--suite", "smoke", "--runs-dir", str(tmp_path), *args])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not any(tmp_path.iterdir())
+
+
+def test_cli_unknown_suite(capsys):
+    assert main(["run", "--suite", "nope"]) == 2
+    assert "unknown suite 'nope'" in capsys.readouterr().err
+
+
+def test_metrics_json_is_valid_json(reference_run):
+    _, result = reference_run
+    assert json.loads((result.directory / "metrics.json").read_text())["status"] == "finished"
