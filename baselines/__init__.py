@@ -9,4 +9,11 @@ from baselines._finetune import Finetune
 from baselines._kl import DSSWithKL
 from baselines._single_task import ANSWER_MARKER, SingleTask
 
-__all__ = ["ANSWER_MARKER", "DSSWithKL", "DistillingStepByStep", "Finetune", "SingleTask", "target_mask"]
+__all__ = [
+    "ANSWER_MARKER",
+    "DSSWithKL",
+    "DistillingStepByStep",
+    "Finetune",
+    "SingleTask",
+    "target_mask",
+]

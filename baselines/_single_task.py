@@ -21,7 +21,9 @@ class SingleTask(Strategy):
 
     def training_pairs(self, example: Example, sep: str) -> dict[str, TaskPair]:
         suffix = f" {ANSWER_MARKER} {example.label}"
-        return {"predict": TaskPair(example.text_input(sep), example.rationale, target_suffix=suffix)}
+        return {
+            "predict": TaskPair(example.text_input(sep), example.rationale, target_suffix=suffix)
+        }
 
     def loss(self, model, batch: Batch) -> LossOutput:
         out = seq2seq_forward(model, batch["predict"])
@@ -29,10 +31,12 @@ class SingleTask(Strategy):
 
     def parse_prediction(self, generated: str) -> str:
         """``"... So the answer is 42"`` -> ``"42"``; text without the marker -> ``""``."""
-        head, marker, answer = generated.rpartition(ANSWER_MARKER)
+        _, marker, answer = generated.rpartition(ANSWER_MARKER)
         return answer.strip() if marker else ""
 
     def candidate_target(self, generated: str, candidate: str) -> str:
         """The generated rationale followed by the marker and ``candidate``."""
-        rationale = generated.rpartition(ANSWER_MARKER)[0] if ANSWER_MARKER in generated else generated
+        rationale = (
+            generated.rpartition(ANSWER_MARKER)[0] if ANSWER_MARKER in generated else generated
+        )
         return f"{rationale.rstrip()} {ANSWER_MARKER} {candidate}".lstrip()

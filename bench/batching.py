@@ -29,7 +29,9 @@ class EncodedTask:
 def _encode_targets(
     tokenizer: PreTrainedTokenizerBase, pairs: list[TaskPair], max_length: int
 ) -> list[list[int]]:
-    full = tokenizer([p.target + p.target_suffix for p in pairs], truncation=True, max_length=max_length)
+    full = tokenizer(
+        [p.target + p.target_suffix for p in pairs], truncation=True, max_length=max_length
+    )
     ids = full["input_ids"]
     for i, pair in enumerate(pairs):
         if not pair.target_suffix or len(ids[i]) < max_length:
@@ -53,7 +55,9 @@ def encode_pairs(
     for task in tasks:
         column = [p[task] for p in pairs]
         inputs = tokenizer([p.source for p in column], truncation=True, max_length=max_input_length)
-        encoded[task] = EncodedTask(inputs["input_ids"], _encode_targets(tokenizer, column, max_target_length))
+        encoded[task] = EncodedTask(
+            inputs["input_ids"], _encode_targets(tokenizer, column, max_target_length)
+        )
     return encoded
 
 

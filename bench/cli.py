@@ -25,7 +25,9 @@ def _cmd_data_check(args: argparse.Namespace) -> int:
 def _cmd_data_fetch(args: argparse.Namespace) -> int:
     from bench.data._fetch import DEFAULT_URL, fetch_data
 
-    target = fetch_data(args.data_dir, url=args.url or DEFAULT_URL, sha256=args.sha256, force=args.force)
+    target = fetch_data(
+        args.data_dir, url=args.url or DEFAULT_URL, sha256=args.sha256, force=args.force
+    )
     print(f"data unpacked into {target}")
     return 0
 
@@ -47,7 +49,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(describe_plan(suite.name, profile, configs, args.runs_dir))
     if args.dry_run:
         return 0
-    execute_plan(suite.name, configs, runs_dir=args.runs_dir, data_dir=args.data_dir, force=args.force)
+    execute_plan(
+        suite.name, configs, runs_dir=args.runs_dir, data_dir=args.data_dir, force=args.force
+    )
     return 0
 
 
@@ -83,7 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     data = sub.add_parser("data", help="inspect or fetch the DSS data").add_subparsers(
         dest="data_command", required=True
     )
-    check = data.add_parser("check", help="table of datasets x splits: counts, parse rates, teacher accuracy")
+    check = data.add_parser(
+        "check", help="table of datasets x splits: counts, parse rates, teacher accuracy"
+    )
     check.add_argument("--data-dir", help="data directory (default: $COTBENCH_DATA, else ./data)")
     check.set_defaults(func=_cmd_data_check)
     fetch = data.add_parser("fetch", help="download and unpack the DSS authors' datasets.zip")
@@ -99,11 +105,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--datasets", help="comma-separated subset of the suite's datasets")
     run.add_argument("--strategies", help="comma-separated subset of the suite's strategies")
     run.add_argument("--seeds", help="comma-separated seeds (default: the profile's)")
-    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                     help="override any config key, e.g. --set alpha3=0.2 --set noise.type=swap")
+    run.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any config key, e.g. --set alpha3=0.2 --set noise.type=swap",
+    )
     run.add_argument("--runs-dir", default="runs", help="run store directory (default: ./runs)")
     run.add_argument("--data-dir", help="DSS data directory (default: $COTBENCH_DATA, else ./data)")
-    run.add_argument("--force", action="store_true", help="retrain finished runs (old ones are moved aside)")
+    run.add_argument(
+        "--force", action="store_true", help="retrain finished runs (old ones are moved aside)"
+    )
     run.add_argument("--dry-run", action="store_true", help="print the plan and exit")
     run.set_defaults(func=_cmd_run)
 

@@ -18,12 +18,11 @@ from typing import Any
 import yaml
 
 from bench.data import NOISE_TYPES, NoiseConfig, SynthConfig
+from bench.data._dss import LABEL_TYPES, TEACHERS
 from bench.errors import ConfigError
 
 MI_VARIANTS = ("code", "paper", "infonce")
 PRECISIONS = ("fp32", "bf16")
-LABEL_TYPES = ("gt", "llm")
-TEACHERS = ("palm", "llama3")
 CHECKPOINT_SELECTIONS = ("best", "last")
 UNHASHED_KEYS = frozenset({"seed", "checkpoint_every", "log_every"})  # never change the numbers
 
@@ -56,7 +55,9 @@ class RunConfig:
     alpha2: float = 0.5  # weight of the rationale loss (DSS 1 - alpha)
     alpha3: float = 0.1  # weight of the MI / KL term (MI paper beta)
     mi_variant: str = "code"  # code (released code), paper (as described), infonce (a true bound)
-    mi_stop_grad: bool = True  # paper/kl/infonce: detach the label branch, as the released code does
+    mi_stop_grad: bool = (
+        True  # paper/kl/infonce: detach the label branch, as the released code does
+    )
     infonce_dim: int = 128  # infonce: projection size
     infonce_temperature: float = 0.1  # infonce: similarity temperature
     # -- optimisation (AdamW, linear decay; DSS used the HF Trainer defaults)
@@ -94,8 +95,18 @@ class RunConfig:
                 raise ConfigError(f"{name}: expected a value >= 0, got {getattr(self, name)}")
         if not 0.0 <= self.noise.level <= 1.0:
             raise ConfigError(f"noise.level: expected a fraction in [0, 1], got {self.noise.level}")
-        for name in ("batch_size", "grad_accum", "max_steps", "eval_every", "checkpoint_every",
-                     "eval_batch_size", "log_every", "max_input_length", "max_target_length", "max_new_tokens"):
+        for name in (
+            "batch_size",
+            "grad_accum",
+            "max_steps",
+            "eval_every",
+            "checkpoint_every",
+            "eval_batch_size",
+            "log_every",
+            "max_input_length",
+            "max_target_length",
+            "max_new_tokens",
+        ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}: expected an integer >= 1, got {getattr(self, name)}")
         if not self.lr > 0:
@@ -123,7 +134,9 @@ def valid_keys(cls: type = RunConfig, prefix: str = "") -> list[str]:
     """Every dotted key that ``apply_overrides`` accepts."""
     keys = []
     for f in dataclasses.fields(cls):
-        if dataclasses.is_dataclass(f.default_factory if f.default_factory is not dataclasses.MISSING else None):
+        if dataclasses.is_dataclass(
+            f.default_factory if f.default_factory is not dataclasses.MISSING else None
+        ):
             keys.extend(valid_keys(f.default_factory, f"{prefix}{f.name}."))
         else:
             keys.append(prefix + f.name)
@@ -189,7 +202,9 @@ def _apply(obj: Any, flat: dict[str, Any], prefix: str) -> Any:
             )
         if dataclasses.is_dataclass(getattr(obj, head)):
             if not rest:
-                raise ConfigError(f"{prefix + head}: set its fields, e.g. {prefix + head}.<key>=...")
+                raise ConfigError(
+                    f"{prefix + head}: set its fields, e.g. {prefix + head}.<key>=..."
+                )
             nested.setdefault(head, {})[rest] = value
         elif rest:
             raise ConfigError(f"unknown config key {prefix + key!r}; {prefix + head} has no fields")
@@ -201,7 +216,10 @@ def _apply(obj: Any, flat: dict[str, Any], prefix: str) -> Any:
 
 
 def parse_set_options(items: list[str]) -> dict[str, Any]:
-    """``["alpha3=0.2", "noise.type=swap"]`` -> ``{"alpha3": 0.2, "noise.type": "swap"}`` (YAML values)."""
+    """``["alpha3=0.2", "noise.type=swap"]`` -> ``{"alpha3": 0.2, "noise.type": "swap"}``.
+
+    Values are parsed as YAML scalars (numbers, booleans, null, strings).
+    """
     result: dict[str, Any] = {}
     for item in items:
         key, sep, raw = item.partition("=")

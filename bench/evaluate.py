@@ -18,7 +18,8 @@ from transformers import PreTrainedTokenizerBase
 
 from bench.batching import IGNORE_INDEX
 from bench.data import Example
-from bench.metrics import accuracy_summary, is_correct
+from bench.data._parsers import labels_match
+from bench.metrics import accuracy_summary
 from bench.strategy import EXPLAIN_PREFIX, Strategy
 
 
@@ -35,8 +36,13 @@ class EvalSettings:
 
 
 def _tokenize(tokenizer, texts: list[str], max_length: int, device) -> dict[str, torch.Tensor]:
-    enc = tokenizer(texts, truncation=True, max_length=max_length, padding=True, return_tensors="pt")
-    return {"input_ids": enc["input_ids"].to(device), "attention_mask": enc["attention_mask"].to(device)}
+    enc = tokenizer(
+        texts, truncation=True, max_length=max_length, padding=True, return_tensors="pt"
+    )
+    return {
+        "input_ids": enc["input_ids"].to(device),
+        "attention_mask": enc["attention_mask"].to(device),
+    }
 
 
 @torch.no_grad()
@@ -54,7 +60,9 @@ def generate(
         output_scores=True,
         return_dict_in_generate=True,
     )
-    scores = model.compute_transition_scores(out.sequences, out.scores, normalize_logits=True)  # [B, N]
+    scores = model.compute_transition_scores(
+        out.sequences, out.scores, normalize_logits=True
+    )  # [B, N]
     generated = out.sequences[:, -scores.shape[1] :]  # [B, N] new tokens
     eos = generated == tokenizer.eos_token_id
     after_eos = (eos.cumsum(dim=1) - eos.long()) > 0  # positions after the first EOS
@@ -75,7 +83,9 @@ def sequence_logprobs(
     device = next(model.parameters()).device
     inputs = _tokenize(tokenizer, sources, settings.max_input_length, device)
     labels = _tokenize(tokenizer, targets, settings.max_target_length, device)
-    label_ids = labels["input_ids"].masked_fill(labels["attention_mask"] == 0, IGNORE_INDEX)  # [N, T]
+    label_ids = labels["input_ids"].masked_fill(
+        labels["attention_mask"] == 0, IGNORE_INDEX
+    )  # [N, T]
     logits = model(**inputs, labels=label_ids).logits.float()  # [N, T, V]
     logp = torch.log_softmax(logits, dim=-1)
     token_logp = logp.gather(-1, label_ids.clamp(min=0).unsqueeze(-1)).squeeze(-1)  # [N, T]
@@ -83,7 +93,12 @@ def sequence_logprobs(
 
 
 def _candidate_probs(
-    model, tokenizer, strategy: Strategy, batch: Sequence[Example], generated: list[str], sep: str,
+    model,
+    tokenizer,
+    strategy: Strategy,
+    batch: Sequence[Example],
+    generated: list[str],
+    sep: str,
     settings: EvalSettings,
 ) -> list[dict[str, float] | None]:
     pairs = [(i, c) for i, ex in enumerate(batch) for c in ex.candidates]
@@ -123,7 +138,9 @@ def evaluate(
         generated, logprobs = generate(model, tokenizer, sources, settings)
         candidates = _candidate_probs(model, tokenizer, strategy, batch, generated, sep, settings)
         rationales = (
-            generate(model, tokenizer, [EXPLAIN_PREFIX + ex.text_input(sep) for ex in batch], settings)[0]
+            generate(
+                model, tokenizer, [EXPLAIN_PREFIX + ex.text_input(sep) for ex in batch], settings
+            )[0]
             if settings.generate_rationales and "explain" in strategy.tasks
             else [None] * len(batch)
         )
@@ -137,14 +154,14 @@ def evaluate(
                 "gold": ex.gold,
                 "prediction": prediction,
                 "generated": text,
-                "correct": is_correct(settings.metric, prediction, ex.gold or ""),
+                "correct": labels_match(settings.metric, prediction, ex.gold or ""),
                 "confidence": float(torch.tensor(logprob).exp()),
                 "candidate_probs": cand,
             }
             if cand is not None:
                 best = max(cand, key=cand.get)
                 record["candidate_prediction"] = best
-                record["candidate_correct"] = is_correct(settings.metric, best, ex.gold or "")
+                record["candidate_correct"] = labels_match(settings.metric, best, ex.gold or "")
             if rationale is not None:
                 record["rationale"] = rationale
             records.append(record)
@@ -156,7 +173,9 @@ def _summarise(records: list[dict]) -> dict[str, float | int]:
     metrics = accuracy_summary([r["correct"] for r in records])
     scored = [r for r in records if r["candidate_probs"] is not None]
     if scored:
-        metrics["candidate_accuracy"] = accuracy_summary([r["candidate_correct"] for r in scored])["accuracy"]
+        metrics["candidate_accuracy"] = accuracy_summary([r["candidate_correct"] for r in scored])[
+            "accuracy"
+        ]
     if records:
         metrics["mean_confidence"] = sum(r["confidence"] for r in records) / len(records)
     return metrics

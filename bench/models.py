@@ -30,11 +30,17 @@ from bench.tokenizer import trained_tokenizer
 # name -> keyword arguments of T5Config (vocabulary size and special ids are filled in later)
 T5_PRESETS: dict[str, dict[str, int | float]] = {
     # ~0.7M params at a 2k vocabulary: unit tests and the smoke suite
-    "tiny-t5-s": dict(d_model=64, d_ff=128, d_kv=16, num_heads=4, num_layers=1, num_decoder_layers=1),
+    "tiny-t5-s": dict(
+        d_model=64, d_ff=128, d_kv=16, num_heads=4, num_layers=1, num_decoder_layers=1
+    ),
     # ~2.8M params at a 4k vocabulary: the CPU profiles
-    "tiny-t5": dict(d_model=128, d_ff=512, d_kv=32, num_heads=4, num_layers=3, num_decoder_layers=3),
+    "tiny-t5": dict(
+        d_model=128, d_ff=512, d_kv=32, num_heads=4, num_layers=3, num_decoder_layers=3
+    ),
     # t5-small's dimensions (~48M params at an 8k vocabulary), random init
-    "t5-small-random": dict(d_model=512, d_ff=2048, d_kv=64, num_heads=8, num_layers=6, num_decoder_layers=6),
+    "t5-small-random": dict(
+        d_model=512, d_ff=2048, d_kv=64, num_heads=8, num_layers=6, num_decoder_layers=6
+    ),
 }
 
 
@@ -60,7 +66,6 @@ def _build_t5_preset(name: str, texts: list[str], vocab_size: int, seed: int) ->
         decoder_start_token_id=tokenizer.pad_token_id,
         dropout_rate=0.1,
         feed_forward_proj="gated-gelu",  # as t5-v1_1, the checkpoints the papers use
-        tie_word_embeddings=False,  # t5-v1_1 style: no output rescaling (v5 always ties weights)
         **T5_PRESETS[name],
     )
     torch.manual_seed(seed)  # the random init is part of the run's seed

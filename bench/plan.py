@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from bench.config import RunConfig
-from bench.runner import RunResult, run_one
+from bench.runner import RunResult, load_run_data, run_one
 from bench.store import is_finished, read_json, run_dir
 
 
@@ -36,7 +36,8 @@ def describe_plan(suite: str, profile: str, configs: list[RunConfig], runs_dir: 
             examples += config.max_steps * config.batch_size * config.grad_accum
         lines.append(
             f"  {'cached' if hit else 'train '}  {config.dataset:6s} {config.strategy:12s} "
-            f"seed {config.seed}  {config.model}  {config.max_steps} steps  [{config.config_hash()}]"
+            f"seed {config.seed}  {config.model}  {config.max_steps} steps  "
+            f"[{config.config_hash()}]"
         )
     per_run = _estimate_seconds(configs, runs_dir, suite)
     estimate = f", ~{per_run * todo / 60:.1f} min (from finished runs)" if per_run and todo else ""
@@ -45,17 +46,30 @@ def describe_plan(suite: str, profile: str, configs: list[RunConfig], runs_dir: 
 
 
 def execute_plan(
-    suite: str, configs: list[RunConfig], *, runs_dir: str | Path, data_dir: str | Path | None,
+    suite: str,
+    configs: list[RunConfig],
+    *,
+    runs_dir: str | Path,
+    data_dir: str | Path | None,
     force: bool = False,
 ) -> list[RunResult]:
-    """Run every config in order; print one line per run with its test accuracy."""
+    """Run every config in order; print one line per run with its test accuracy.
+
+    Every dataset of the plan is loaded first, so missing or malformed data fails before any
+    training starts.
+    """
+    for config in configs:
+        load_run_data(config, data_dir)
     results = []
     for i, config in enumerate(configs, 1):
         start = time.perf_counter()
         result = run_one(config, suite=suite, runs_dir=runs_dir, data_dir=data_dir, force=force)
         status = "cached" if result.cached else f"{time.perf_counter() - start:.0f}s"
         acc = result.metrics["primary"]["accuracy"]
-        print(f"[{i}/{len(configs)}] {config.dataset} {config.strategy} seed {config.seed}: "
-              f"test acc {acc:.4f} ({status}) -> {result.directory}", flush=True)
+        print(
+            f"[{i}/{len(configs)}] {config.dataset} {config.strategy} seed {config.seed}: "
+            f"test acc {acc:.4f} ({status}) -> {result.directory}",
+            flush=True,
+        )
         results.append(result)
     return results

@@ -46,17 +46,37 @@ class RunResult:
 
 
 @functools.lru_cache(maxsize=8)
-def _load_cached(name: str, options: LoadOptions, subsample: float, subsample_seed: int,
-                 max_train: int | None, max_eval: int | None) -> DatasetSplits:
-    return load_dataset(name, options, subsample=subsample, subsample_seed=subsample_seed,
-                        max_train=max_train, max_eval=max_eval)
+def _load_cached(
+    name: str,
+    options: LoadOptions,
+    subsample: float,
+    subsample_seed: int,
+    max_train: int | None,
+    max_eval: int | None,
+) -> DatasetSplits:
+    return load_dataset(
+        name,
+        options,
+        subsample=subsample,
+        subsample_seed=subsample_seed,
+        max_train=max_train,
+        max_eval=max_eval,
+    )
 
 
 def load_run_data(config: RunConfig, data_dir: str | Path | None = None) -> DatasetSplits:
     """The run's splits before noise (loads are cached in-process across runs)."""
-    options = LoadOptions(resolve_data_dir(data_dir), config.teacher, config.label_type, config.synth)
-    return _load_cached(config.dataset, options, config.subsample, config.subsample_seed,
-                        config.max_train, config.max_eval)
+    options = LoadOptions(
+        resolve_data_dir(data_dir), config.teacher, config.label_type, config.synth
+    )
+    return _load_cached(
+        config.dataset,
+        options,
+        config.subsample,
+        config.subsample_seed,
+        config.max_train,
+        config.max_eval,
+    )
 
 
 def tokenizer_corpus(splits: DatasetSplits) -> list[str]:
@@ -92,13 +112,23 @@ def run_one(
         return _train_and_evaluate(config, suite, directory, data_dir, interrupt_at_step)
 
 
-def _train_and_evaluate(config: RunConfig, suite: str, directory: Path,
-                        data_dir: str | Path | None, interrupt_at_step: int | None) -> RunResult:
+def _train_and_evaluate(
+    config: RunConfig,
+    suite: str,
+    directory: Path,
+    data_dir: str | Path | None,
+    interrupt_at_step: int | None,
+) -> RunResult:
     check_same_config(directory, config)
-    write_json(directory / "config.json", {
-        "suite": suite, "config_hash": config.config_hash(), "seed": config.seed,
-        "config": config.to_dict(),
-    })
+    write_json(
+        directory / "config.json",
+        {
+            "suite": suite,
+            "config_hash": config.config_hash(),
+            "seed": config.seed,
+            "config": config.to_dict(),
+        },
+    )
     started = time.perf_counter()
     splits = load_run_data(config, data_dir)
     train_examples = apply_noise(splits.train, config.noise)
@@ -108,21 +138,48 @@ def _train_and_evaluate(config: RunConfig, suite: str, directory: Path,
     model, tokenizer = loaded.model, loaded.tokenizer
     strategy.setup(model)
     sep = tokenizer.eos_token
-    encoded = encode_pairs(tokenizer, [strategy.training_pairs(ex, sep) for ex in train_examples],
-                           config.max_input_length, config.max_target_length)
+    encoded = encode_pairs(
+        tokenizer,
+        [strategy.training_pairs(ex, sep) for ex in train_examples],
+        config.max_input_length,
+        config.max_target_length,
+    )
     if loaded.tokenizer_file is not None:
         shutil.copyfile(loaded.tokenizer_file, directory / "tokenizer.json")
-    write_json(directory / "env.json", {
-        **environment_record(accelerator.device),
-        "data_sources": splits.sources,
-        "tokenizer_sha256": file_sha256(loaded.tokenizer_file) if loaded.tokenizer_file else None,
-        "n_examples": {"train": len(train_examples), "valid": len(splits.valid), "test": len(splits.test)},
-    })
-    settings = EvalSettings(splits.metric, config.eval_batch_size, config.max_input_length,
-                            config.max_target_length, config.max_new_tokens)
-    state = train(config=config, accelerator=accelerator, model=model, tokenizer=tokenizer,
-                  strategy=strategy, encoded=encoded, valid=splits.valid, eval_settings=settings,
-                  work_dir=directory, interrupt_at_step=interrupt_at_step)
+    write_json(
+        directory / "env.json",
+        {
+            **environment_record(accelerator.device),
+            "data_sources": splits.sources,
+            "tokenizer_sha256": file_sha256(loaded.tokenizer_file)
+            if loaded.tokenizer_file
+            else None,
+            "n_examples": {
+                "train": len(train_examples),
+                "valid": len(splits.valid),
+                "test": len(splits.test),
+            },
+        },
+    )
+    settings = EvalSettings(
+        splits.metric,
+        config.eval_batch_size,
+        config.max_input_length,
+        config.max_target_length,
+        config.max_new_tokens,
+    )
+    state = train(
+        config=config,
+        accelerator=accelerator,
+        model=model,
+        tokenizer=tokenizer,
+        strategy=strategy,
+        encoded=encoded,
+        valid=splits.valid,
+        eval_settings=settings,
+        work_dir=directory,
+        interrupt_at_step=interrupt_at_step,
+    )
     trained = time.perf_counter()
 
     model = accelerator.unwrap_model(model)

@@ -34,7 +34,11 @@ FINISHED = "finished"
 def run_dir(runs_dir: Path, suite: str, config: RunConfig) -> Path:
     """Where the run of ``config`` (in ``suite``) lives."""
     return (
-        Path(runs_dir) / suite / config.dataset / config.strategy / config.config_hash()
+        Path(runs_dir)
+        / suite
+        / config.dataset
+        / config.strategy
+        / config.config_hash()
         / f"seed-{config.seed}"
     )
 
@@ -42,7 +46,9 @@ def run_dir(runs_dir: Path, suite: str, config: RunConfig) -> Path:
 def write_text_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` via a temporary file and an atomic rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp", encoding="utf-8") as tmp:
+    with tempfile.NamedTemporaryFile(
+        "w", dir=path.parent, delete=False, suffix=".tmp", encoding="utf-8"
+    ) as tmp:
         tmp.write(text)
         tmp.flush()
         os.fsync(tmp.fileno())
@@ -67,7 +73,9 @@ def read_json(path: Path) -> Any:
 
 def read_jsonl(path: Path) -> list[dict]:
     """Parse a JSON-lines file."""
-    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line]
+    return [
+        json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line
+    ]
 
 
 def is_finished(directory: Path) -> bool:
@@ -80,7 +88,9 @@ def check_same_config(directory: Path, config: RunConfig) -> None:
     """Refuse to reuse a directory whose recorded config differs from ``config``."""
     path = directory / "config.json"
     if path.is_file() and read_json(path)["config"] != config.to_dict():
-        raise BenchError(f"{path}: recorded config differs from the requested one (hash collision?)")
+        raise BenchError(
+            f"{path}: recorded config differs from the requested one (hash collision?)"
+        )
 
 
 def move_aside(directory: Path) -> Path:

@@ -101,7 +101,7 @@ def seq2seq_forward(model: nn.Module, task: TaskBatch, hidden_states: bool = Fal
     """Teacher-forced forward pass of any ``AutoModelForSeq2SeqLM`` on one task's batch.
 
     Returns the model output: ``.loss`` (token-mean cross-entropy, -100 ignored), ``.logits``
-    [B, T, V] and, when ``hidden_states``, ``.decoder_hidden_states`` / ``.encoder_last_hidden_state``.
+    [B, T, V] and, when ``hidden_states``, ``.decoder_hidden_states`` (a tuple of [B, T, H]).
     """
     return model(
         input_ids=task["input_ids"],

@@ -30,7 +30,15 @@ import yaml
 from bench.config import RunConfig, apply_overrides
 from bench.errors import ConfigError
 
-SUITE_KEYS = {"description", "datasets", "strategies", "seeds", "overrides", "default_profile", "profiles"}
+SUITE_KEYS = {
+    "description",
+    "datasets",
+    "strategies",
+    "seeds",
+    "overrides",
+    "default_profile",
+    "profiles",
+}
 PROFILE_KEYS = {"description", "seeds", "overrides", "datasets"}
 
 
@@ -51,20 +59,27 @@ class Suite:
         """The profile ``name`` (default profile when None); unknown names list the known ones."""
         name = name or self.default_profile
         if name not in self.profiles:
-            raise ConfigError(f"suite {self.name!r}: unknown profile {name!r}; known: {', '.join(self.profiles)}")
+            raise ConfigError(
+                f"suite {self.name!r}: unknown profile {name!r}; known: {', '.join(self.profiles)}"
+            )
         return name, self.profiles[name]
 
 
 def suite_names() -> list[str]:
     """The built-in suites."""
     folder = resources.files("bench") / "suites"
-    return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
+    return sorted(
+        p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml")
+    )
 
 
 def _check_keys(where: str, data: dict, allowed: set[str]) -> None:
     unknown = set(data) - allowed
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; expected {', '.join(sorted(allowed))}")
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(sorted(unknown))}; "
+            f"expected {', '.join(sorted(allowed))}"
+        )
 
 
 def load_suite(name: str) -> Suite:
@@ -89,7 +104,9 @@ def load_suite(name: str) -> Suite:
         strategies=tuple(data.get("strategies", ())),
         seeds=tuple(data.get("seeds", (0,))),
         overrides=dict(data.get("overrides") or {}),
-        default_profile=data.get("default_profile", next(iter(data.get("profiles") or {"default": {}}))),
+        default_profile=data.get(
+            "default_profile", next(iter(data.get("profiles") or {"default": {}}))
+        ),
         profiles={k: dict(v or {}) for k, v in (data.get("profiles") or {"default": {}}).items()},
     )
 
@@ -115,8 +132,13 @@ def plan_runs(
         for strategy in strategies or suite.strategies:
             for seed in run_seeds:
                 config = RunConfig()
-                for layer in (suite.overrides, body.get("overrides") or {}, per_dataset,
-                              {"dataset": dataset, "strategy": strategy, "seed": seed}, overrides or {}):
+                for layer in (
+                    suite.overrides,
+                    body.get("overrides") or {},
+                    per_dataset,
+                    {"dataset": dataset, "strategy": strategy, "seed": seed},
+                    overrides or {},
+                ):
                     config = apply_overrides(config, layer)
                 configs.append(config.validate())
     return profile_name, configs

@@ -117,7 +117,9 @@ def train(
     ckpt_dir = work_dir / "checkpoints"
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     module = TrainingModule(model, strategy)
-    optimizer = torch.optim.AdamW(module.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW(
+        module.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    )
     scheduler = get_linear_schedule_with_warmup(optimizer, config.warmup_steps, config.max_steps)
     module, optimizer, scheduler = accelerator.prepare(module, optimizer, scheduler)
 
@@ -130,15 +132,21 @@ def train(
     n_examples = len(next(iter(encoded.values())).input_ids)
     pad_id = tokenizer.pad_token_id
     unwrapped = accelerator.unwrap_model(module)
-    bar = tqdm(total=config.max_steps, initial=state.step, desc=f"{config.strategy} {config.dataset}",
-               disable=None, leave=False)
+    bar = tqdm(
+        total=config.max_steps,
+        initial=state.step,
+        desc=f"{config.strategy} {config.dataset}",
+        disable=None,
+        leave=False,
+    )
     window: dict[str, float] = {}
     window_steps, window_examples, window_start = 0, 0, time.perf_counter()
     module.train()
     while state.step < config.max_steps:
         for micro in range(config.grad_accum):
-            indices = batch_indices(n_examples, config.batch_size, config.seed,
-                                    state.step * config.grad_accum + micro)
+            indices = batch_indices(
+                n_examples, config.batch_size, config.seed, state.step * config.grad_accum + micro
+            )
             batch = _to_device(collate(encoded, indices, pad_id), accelerator.device)
             with accelerator.autocast():
                 total, parts = module(batch)
@@ -158,15 +166,20 @@ def train(
         if state.step % config.log_every == 0 or state.step == config.max_steps:
             elapsed = time.perf_counter() - window_start
             record = {k: v / window_steps for k, v in window.items()}
-            record.update(step=state.step, lr=scheduler.get_last_lr()[0],
-                          examples_per_s=window_examples / max(elapsed, 1e-9))
+            record.update(
+                step=state.step,
+                lr=scheduler.get_last_lr()[0],
+                examples_per_s=window_examples / max(elapsed, 1e-9),
+            )
             state.history.append({"kind": "train", **record})
             bar.set_postfix({k: f"{v:.3g}" for k, v in record.items() if k not in {"step", "lr"}})
             window, window_steps, window_examples = {}, 0, 0
             window_start = time.perf_counter()
 
         if state.step % config.eval_every == 0 or state.step == config.max_steps:
-            metrics, _ = evaluate(unwrapped.model, tokenizer, unwrapped.strategy, valid, eval_settings)
+            metrics, _ = evaluate(
+                unwrapped.model, tokenizer, unwrapped.strategy, valid, eval_settings
+            )
             state.history.append({"kind": "valid", "step": state.step, **metrics})
             if metrics["accuracy"] > state.best_accuracy:
                 state.best_accuracy, state.best_step = metrics["accuracy"], state.step

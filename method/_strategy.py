@@ -50,4 +50,6 @@ class DSSWithMI(DistillingStepByStep):
         pred_hidden = pred.decoder_hidden_states[-1]  # [B, Lp, H]
         if self.config.mi_stop_grad:
             pred_hidden = pred_hidden.detach()
-        return {"mi": self.infonce(pred_hidden, pred_mask, expl.decoder_hidden_states[-1], expl_mask)}
+        return {
+            "mi": self.infonce(pred_hidden, pred_mask, expl.decoder_hidden_states[-1], expl_mask)
+        }

@@ -16,7 +16,10 @@ def test_dotted_and_nested_overrides_agree():
 
 def test_set_options_parse_yaml_values():
     assert parse_set_options(["alpha3=0.2", "max_train=null", "mi_variant=paper"]) == {
-        "alpha3": 0.2, "max_train": None, "mi_variant": "paper"}
+        "alpha3": 0.2,
+        "max_train": None,
+        "mi_variant": "paper",
+    }
     with pytest.raises(ConfigError, match="KEY=VALUE"):
         parse_set_options(["alpha3"])
 

@@ -29,12 +29,22 @@ def write_json(path: Path, value: object) -> None:
 def make_svamp(root: Path, sizes: dict[str, int] | None = None) -> Path:
     """A fake SVAMP with inputs, PaLM outputs and Llama-3 outputs."""
     for split, n in (sizes or {"train": 20, "test": 4}).items():
-        rows = [{"input": f"Ann has {i} pens and buys 1.\nHow many pens?", "label": f"( {i}.0 + 1.0 )"} for i in range(n)]
+        rows = [
+            {"input": f"Ann has {i} pens and buys 1.\nHow many pens?", "label": f"( {i}.0 + 1.0 )"}
+            for i in range(n)
+        ]
         write_lines(root / "svamp" / f"svamp_{split}.json", rows)
         cot = [f"{i} + 1 = {i + 1}. The answer is ({i} + 1).\n\nQ: more" for i in range(n)]
         write_json(root / "svamp" / "llm" / f"{split}_CoT_0.json", cot)
         name = "svamp_train_random_llama3.json" if split == "train" else "svamp_test_llama3.json"
-        llama = [{"input": r["input"], "gen_label": f" Rationale: add. Hence the answer is {i + 1}.", "org_label": r["label"]} for i, r in enumerate(rows)]
+        llama = [
+            {
+                "input": r["input"],
+                "gen_label": f" Rationale: add. Hence the answer is {i + 1}.",
+                "org_label": r["label"],
+            }
+            for i, r in enumerate(rows)
+        ]
         write_json(root / "svamp" / "llama3" / name, llama)
     return root
 
@@ -54,7 +64,9 @@ def make_cqa(root: Path, n_train: int = 12, n_test: int = 3) -> Path:
             for i in range(n)
         ]
         write_lines(root / "cqa" / f"cqa_{split}.json", rows)
-        cot = [f"Things are kept at home. So the answer is (d) home.\n\nQ: next {i}" for i in range(n)]
+        cot = [
+            f"Things are kept at home. So the answer is (d) home.\n\nQ: next {i}" for i in range(n)
+        ]
         write_json(root / "cqa" / "llm" / f"{split}_CoT_0.json", cot)
     return root
 
@@ -87,13 +99,21 @@ def test_malformed_json_line_names_file_and_line(tmp_path):
     lines = path.read_text().splitlines()
     lines[2] = '{"input": "unterminated'
     path.write_text("\n".join(lines) + "\n")
-    raises_one_line(tmp_path, "svamp", "svamp/svamp_train.json line 3", "invalid JSON", "one JSON object per line")
+    raises_one_line(
+        tmp_path,
+        "svamp",
+        "svamp/svamp_train.json line 3",
+        "invalid JSON",
+        "one JSON object per line",
+    )
 
 
 def test_json_line_that_is_not_an_object(tmp_path):
     path = make_svamp(tmp_path) / "svamp" / "svamp_test.json"
     path.write_text(path.read_text() + "[1, 2]\n")
-    raises_one_line(tmp_path, "svamp", "svamp/svamp_test.json line 5", "expected a JSON object, got list")
+    raises_one_line(
+        tmp_path, "svamp", "svamp/svamp_test.json line 5", "expected a JSON object, got list"
+    )
 
 
 def test_missing_and_mistyped_fields(tmp_path):
@@ -107,13 +127,20 @@ def test_missing_and_mistyped_fields(tmp_path):
     raises_one_line(tmp_path, "cqa", "cqa/cqa_test.json line 2", "list of 5 strings")
     rows[1]["choices"], rows[2]["answer"] = rows[0]["choices"], 3
     write_lines(path, rows)
-    raises_one_line(tmp_path, "cqa", "cqa/cqa_test.json line 3", "field 'answer' should be str, got int")
+    raises_one_line(
+        tmp_path, "cqa", "cqa/cqa_test.json line 3", "field 'answer' should be str, got int"
+    )
 
 
 def test_cot_count_must_match_inputs(tmp_path):
     path = make_svamp(tmp_path) / "svamp" / "llm" / "train_CoT_0.json"
     write_json(path, json.loads(path.read_text())[:-1])
-    raises_one_line(tmp_path, "svamp", "svamp/llm/train_CoT_0.json: 19 outputs, expected 20", "svamp/svamp_train.json")
+    raises_one_line(
+        tmp_path,
+        "svamp",
+        "svamp/llm/train_CoT_0.json: 19 outputs, expected 20",
+        "svamp/svamp_train.json",
+    )
 
 
 def test_cot_batches_follow_the_dss_batch_size(tmp_path):
@@ -123,7 +150,9 @@ def test_cot_batches_follow_the_dss_batch_size(tmp_path):
     raises_one_line(tmp_path, "cqa", "cqa/llm/train_CoT_0.json: 1200 outputs, expected 1000")
     outputs = json.loads(path.read_text())
     write_json(path, outputs[:1000])
-    raises_one_line(tmp_path, "cqa", "cqa: missing PaLM train outputs", "train_CoT_1.json", "bench data fetch")
+    raises_one_line(
+        tmp_path, "cqa", "cqa: missing PaLM train outputs", "train_CoT_1.json", "bench data fetch"
+    )
     write_json(tmp_path / "cqa" / "llm" / "train_CoT_1.json", outputs[1000:])
     assert len(load(tmp_path, "cqa").train) == 1080
 
@@ -131,7 +160,9 @@ def test_cot_batches_follow_the_dss_batch_size(tmp_path):
 def test_malformed_cot_file(tmp_path):
     path = make_svamp(tmp_path) / "svamp" / "llm" / "test_CoT_0.json"
     path.write_text('[\n"a",\n"b"\n')
-    raises_one_line(tmp_path, "svamp", "svamp/llm/test_CoT_0.json line 4", "invalid JSON", "JSON array of str")
+    raises_one_line(
+        tmp_path, "svamp", "svamp/llm/test_CoT_0.json line 4", "invalid JSON", "JSON array of str"
+    )
     write_json(path, ["a", 2, "c", "d"])
     raises_one_line(tmp_path, "svamp", "svamp/llm/test_CoT_0.json: item 1 should be str, got int")
     write_json(path, {"a": 1})
@@ -140,7 +171,13 @@ def test_malformed_cot_file(tmp_path):
 
 def test_missing_input_file_names_dataset_path_and_fetch(tmp_path):
     (make_svamp(tmp_path) / "svamp" / "svamp_test.json").unlink()
-    raises_one_line(tmp_path, "svamp", "svamp: missing test inputs", str(tmp_path / "svamp" / "svamp_test.json"), "bench data fetch")
+    raises_one_line(
+        tmp_path,
+        "svamp",
+        "svamp: missing test inputs",
+        str(tmp_path / "svamp" / "svamp_test.json"),
+        "bench data fetch",
+    )
 
 
 def test_missing_partial_train_names_upstream_and_reconstructed(tmp_path):
@@ -177,28 +214,44 @@ def test_file_without_read_permission(tmp_path):
 
 def test_nli_label_out_of_range(tmp_path):
     row = {"premise": "p", "hypothesis": "h", "label": 3}
-    write_lines(tmp_path / "anli1" / "reconstructed" / "anli1_train_first1000.json", [{"idx": 0, **row}])
-    raises_one_line(tmp_path, "anli1", "anli1_train_first1000.json line 1", "label should be 0, 1 or 2, got 3")
+    write_lines(
+        tmp_path / "anli1" / "reconstructed" / "anli1_train_first1000.json", [{"idx": 0, **row}]
+    )
+    raises_one_line(
+        tmp_path, "anli1", "anli1_train_first1000.json line 1", "label should be 0, 1 or 2, got 3"
+    )
 
 
 def test_reconstructed_indices_must_increase(tmp_path):
     rows = [{"idx": i, "premise": "p", "hypothesis": "h", "label": 0} for i in (0, 5, 5)]
     write_lines(tmp_path / "anli1" / "reconstructed" / "anli1_train_first1000.json", rows)
-    raises_one_line(tmp_path, "anli1", "anli1_train_first1000.json line 3", "idx 5 should be increasing")
+    raises_one_line(
+        tmp_path, "anli1", "anli1_train_first1000.json line 3", "idx 5 should be increasing"
+    )
 
 
 def test_llama3_file_checks(tmp_path):
     path = make_svamp(tmp_path) / "svamp" / "llama3" / "svamp_test_llama3.json"
     records = json.loads(path.read_text())
     write_json(path, records[:-1])
-    raises_one_line(tmp_path, "svamp", "svamp_test_llama3.json: 3 outputs, expected 4", teacher="llama3")
+    raises_one_line(
+        tmp_path, "svamp", "svamp_test_llama3.json: 3 outputs, expected 4", teacher="llama3"
+    )
     records[1]["input"] = "another question"
     write_json(path, records)
-    raises_one_line(tmp_path, "svamp", "item 1 input differs from example 1 of svamp/svamp_test.json", teacher="llama3")
+    raises_one_line(
+        tmp_path,
+        "svamp",
+        "item 1 input differs from example 1 of svamp/svamp_test.json",
+        teacher="llama3",
+    )
+    make_svamp(tmp_path)
+    records = json.loads(path.read_text())
     del records[1]["gen_label"]
-    records[1]["input"] = records[0]["input"].replace("0", "1")
     write_json(path, records)
-    raises_one_line(tmp_path, "svamp", "item 1 should have a string field 'gen_label'", teacher="llama3")
+    raises_one_line(
+        tmp_path, "svamp", "item 1 should have a string field 'gen_label'", teacher="llama3"
+    )
 
 
 def test_llama3_never_uses_org_label(tmp_path):
@@ -226,4 +279,4 @@ def test_cli_check_exits_2_on_a_corrupt_file(tmp_path, capsys):
     assert main(["data", "check", "--data-dir", str(tmp_path)]) == 2
     out = capsys.readouterr().out
     assert "svamp/svamp_train.json line 21: invalid JSON" in out
-    assert "1 file(s) could not be parsed" in out or "could not be parsed" in out
+    assert out.rstrip().endswith("1 corrupt file(s); see the rows marked error")

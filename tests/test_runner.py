@@ -19,8 +19,16 @@ pytestmark = pytest.mark.slow
 
 def _numbers(directory):
     metrics = read_json(directory / "metrics.json")
-    losses = [{k: v for k, v in r.items() if k != "examples_per_s"} for r in read_jsonl(directory / "train_log.jsonl")]
-    return metrics["test"], metrics["best_step"], read_jsonl(directory / "predictions.jsonl"), losses
+    losses = [
+        {k: v for k, v in r.items() if k != "examples_per_s"}
+        for r in read_jsonl(directory / "train_log.jsonl")
+    ]
+    return (
+        metrics["test"],
+        metrics["best_step"],
+        read_jsonl(directory / "predictions.jsonl"),
+        losses,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +42,14 @@ def test_run_directory_holds_every_file(reference_run):
     config, result = reference_run
     d = result.directory
     assert d == run_dir(d.parents[4], "t", config)
-    for name in ("config.json", "env.json", "metrics.json", "predictions.jsonl", "train_log.jsonl", "tokenizer.json"):
+    for name in (
+        "config.json",
+        "env.json",
+        "metrics.json",
+        "predictions.jsonl",
+        "train_log.jsonl",
+        "tokenizer.json",
+    ):
         assert (d / name).is_file(), name
     assert not (d / "checkpoints").exists()
     recorded = read_json(d / "config.json")
@@ -43,7 +58,15 @@ def test_run_directory_holds_every_file(reference_run):
     assert env["versions"]["torch"] and "synth" in next(iter(env["data_sources"].values()))
     rows = read_jsonl(d / "predictions.jsonl")
     assert len(rows) == config.synth.n_test
-    assert {"id", "input", "gold", "prediction", "correct", "confidence", "candidate_probs"} <= rows[0].keys()
+    assert {
+        "id",
+        "input",
+        "gold",
+        "prediction",
+        "correct",
+        "confidence",
+        "candidate_probs",
+    } <= rows[0].keys()
     assert abs(sum(rows[0]["candidate_probs"].values()) - 1) < 1e-5
     log = read_jsonl(d / "train_log.jsonl")
     assert {"pred", "explain", "mi", "total"} <= log[0].keys()

@@ -37,7 +37,9 @@ def build(data, strategy: str, **overrides):
     impl.setup(loaded.model)
     sep = loaded.tokenizer.eos_token
     pairs = [impl.training_pairs(ex, sep) for ex in data.train[:6]]
-    encoded = encode_pairs(loaded.tokenizer, pairs, config.max_input_length, config.max_target_length)
+    encoded = encode_pairs(
+        loaded.tokenizer, pairs, config.max_input_length, config.max_target_length
+    )
     batch = collate(encoded, list(range(6)), loaded.tokenizer.pad_token_id)
     return loaded.model, impl, batch
 
@@ -103,9 +105,13 @@ def test_code_mi_equals_released_formula_on_model_logits(data):
     torch.testing.assert_close(out.parts["mi"], mi_code_loss(pred_logits, expl_logits))
 
 
-@pytest.mark.parametrize(("name", "variant"), [("dss+mi", "code"), ("dss+mi", "paper"), ("dss+kl", "code")])
+@pytest.mark.parametrize(
+    ("name", "variant"), [("dss+mi", "code"), ("dss+mi", "paper"), ("dss+kl", "code")]
+)
 def test_label_branch_is_detached_in_the_extra_term(data, name, variant):
-    model, strategy, batch = build(data, name, alpha1=0.0, alpha2=0.0, alpha3=1.0, mi_variant=variant)
+    model, strategy, batch = build(
+        data, name, alpha1=0.0, alpha2=0.0, alpha3=1.0, mi_variant=variant
+    )
     captured, handle = _capture_logits(model)
     strategy.loss(model, batch).total.backward()
     handle.remove()
@@ -115,8 +121,9 @@ def test_label_branch_is_detached_in_the_extra_term(data, name, variant):
 
 
 def test_paper_variant_without_stop_grad_reaches_the_label_branch(data):
-    model, strategy, batch = build(data, "dss+mi", alpha1=0.0, alpha2=0.0, alpha3=1.0,
-                                   mi_variant="paper", mi_stop_grad=False)
+    model, strategy, batch = build(
+        data, "dss+mi", alpha1=0.0, alpha2=0.0, alpha3=1.0, mi_variant="paper", mi_stop_grad=False
+    )
     captured, handle = _capture_logits(model)
     strategy.loss(model, batch).total.backward()
     handle.remove()
@@ -136,7 +143,7 @@ def test_kl_is_non_negative(data):
 
 
 def test_single_task_round_trip_and_truncation(data):
-    model, strategy, _ = build(data, "single-task")
+    _, strategy, _ = build(data, "single-task")
     assert strategy.parse_prediction("b=7. c=9. So the answer is 9") == "9"
     assert strategy.parse_prediction("no marker here") == ""
     assert strategy.candidate_target("b=7. So the answer is 3", "4") == "b=7. So the answer is 4"
@@ -144,8 +151,12 @@ def test_single_task_round_trip_and_truncation(data):
     loaded = load_model(config.model, tokenizer_corpus(data), config.vocab_size, seed=0)
     long = TaskPair("x", "word " * 200, target_suffix=" So the answer is 42")
     for max_length in (8, 40):
-        ids = encode_pairs(loaded.tokenizer, [{"predict": long}], 32, max_length)["predict"].label_ids[0]
+        ids = encode_pairs(loaded.tokenizer, [{"predict": long}], 32, max_length)[
+            "predict"
+        ].label_ids[0]
         assert len(ids) == max_length and ids[-1] == loaded.tokenizer.eos_token_id
-        assert loaded.tokenizer.decode(ids, skip_special_tokens=True).replace(" ", "").endswith("42")
+        assert (
+            loaded.tokenizer.decode(ids, skip_special_tokens=True).replace(" ", "").endswith("42")
+        )
     text = loaded.tokenizer.decode(ids, skip_special_tokens=True)
     assert text.startswith("word") and text.endswith("So the answer is 42")

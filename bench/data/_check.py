@@ -85,9 +85,11 @@ class CheckReport:
                 lines.append(
                     f"  {row.dataset} {row.split} {row.teacher} [{row.inputs}]: {row.note}"
                 )
-        errors = int((self.table["status"] == "error").sum())
+        corrupt = self.table.loc[self.table["status"] == "error", "note"].nunique()
         lines.append(
-            f"{errors} file(s) could not be parsed" if errors else "every present file parses"
+            f"{corrupt} corrupt file(s); see the rows marked error"
+            if corrupt
+            else "every present file parses"
         )
         return "\n".join(lines)
 
@@ -126,7 +128,8 @@ def _palm_rows(reader: DataReader, spec: DssSpec, split: str) -> list[dict]:
     present = [rel for rel in _input_files(spec, split) if reader.exists(rel)]
     if not present:
         base = _row(spec, split, "palm", spec.upstream(split))
-        return [_failed(base, reader.missing(spec.upstream(split), f"{split} inputs"))]
+        alternative = spec.reconstructed.get("gt") if split == "train" else None
+        return [_failed(base, reader.missing(spec.upstream(split), f"{split} inputs", alternative))]
     inputs, rows = [], []
     for rel in present:
         try:

@@ -127,11 +127,6 @@ class InputSet:
     rows: tuple[InputRow, ...]
     total: int
 
-    @property
-    def complete(self) -> bool:
-        """Whether the file holds the whole split (a verbatim DSS file)."""
-        return len(self.rows) == self.total
-
 
 def check_options(spec: DssSpec, options: LoadOptions) -> None:
     """ConfigError for a teacher or label type that cannot be served for ``spec``."""
@@ -278,12 +273,16 @@ def teacher_outputs(
     return llama3_teacher(reader, spec.name, split, texts, candidates, inputs.path)
 
 
-def dss_valid_split(n: int) -> tuple[list[int], list[int]]:
-    """(train, valid) positions of DSS's ``train_test_split(test_size=0.1, seed=0)`` of ``n``."""
+def dss_valid_split(n: int, source: str) -> tuple[list[int], list[int]]:
+    """(train, valid) positions of DSS's ``train_test_split(test_size=0.1, seed=0)`` of ``n``
+    train examples (read from ``source``), in DSS's order."""
     from datasets import Dataset  # imported here: ~1 s, needed by CQA and SVAMP only
 
-    parts = Dataset.from_dict({"i": list(range(n))}).train_test_split(test_size=0.1, seed=0)
-    return list(parts["train"]["i"]), list(parts["test"]["i"])
+    try:
+        parts = Dataset.from_dict({"i": list(range(n))}).train_test_split(test_size=0.1, seed=0)
+    except ValueError:
+        raise DataError(f"{source}: {n} train example(s), too few to cut a valid split") from None
+    return parts["train"][:]["i"], parts["test"][:]["i"]  # [:] reads the column at once
 
 
 def _examples(
@@ -328,7 +327,9 @@ def load_dss(name: str, options: LoadOptions) -> DatasetSplits:
         train = _examples(spec, "train", *loaded["train"], teacher_labels=llm)
         valid = _examples(spec, "valid", *loaded["valid"], teacher_labels=False)
     else:
-        train_pos, valid_pos = dss_valid_split(len(loaded["train"][0].rows))
+        # valid is cut from train (DSS run.py); its ids keep the train file's positions
+        train_inputs = loaded["train"][0]
+        train_pos, valid_pos = dss_valid_split(len(train_inputs.rows), train_inputs.path)
         train = _examples(spec, "train", *loaded["train"], teacher_labels=llm, positions=train_pos)
         valid = _examples(
             spec, "train", *loaded["train"], teacher_labels=False, positions=valid_pos

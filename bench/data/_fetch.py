@@ -47,8 +47,7 @@ def fetch_data(
     expected = _expected_sha256(sha256)
     if target.exists() and not target.is_dir():
         raise DataError(f"data directory {target} exists and is not a directory")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{target.name}.fetch-", dir=target.parent) as tmp:
+    with _workspace(target) as tmp:
         archive = Path(tmp) / "archive.zip"
         digest = _download(url, archive)
         if expected and digest != expected:
@@ -58,6 +57,15 @@ def fetch_data(
         _check_conflicts(files, target, force)
         _move_into_place(staging, files, target)
     return target
+
+
+def _workspace(target: Path) -> tempfile.TemporaryDirectory:
+    """A temporary directory next to ``target`` (same file system: moves are renames)."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return tempfile.TemporaryDirectory(prefix=f".{target.name}.fetch-", dir=target.parent)
+    except OSError as err:
+        raise DataError(f"cannot write next to {target}: {err.strerror or err}") from None
 
 
 def _expected_sha256(sha256: str | None) -> str | None:
@@ -107,6 +115,8 @@ def _unpack(archive: Path, staging: Path, url: str) -> list[PurePosixPath]:
                 files.append(rel)
     except (zipfile.BadZipFile, zlib.error, EOFError) as err:
         raise DataError(f"{url} is not a valid zip archive ({err})") from None
+    except OSError as err:
+        raise DataError(f"cannot unpack {url}: {err.strerror or err}") from None
     if not files:
         raise DataError(f"{url}: the archive holds no files")
     return files

@@ -70,11 +70,13 @@ class DataReader:
         """Whether ``rel`` names an existing path (file or not) under the root."""
         return (self.root / rel).exists()
 
-    def missing(self, rel: str, what: str, alternative: str | None = None) -> MissingDataError:
+    def missing(
+        self, rel: str, what: str, alternative: str | None = None, hint: str = FETCH_HINT
+    ) -> MissingDataError:
         """The error for a missing file: dataset, expected path and how to get the data."""
         other = f" (or {self.root / alternative})" if alternative else ""
         return MissingDataError(
-            f"{self.dataset}: missing {what}: expected {self.root / rel}{other}; {FETCH_HINT}"
+            f"{self.dataset}: missing {what}: expected {self.root / rel}{other}; {hint}"
         )
 
     def text(self, rel: str, what: str) -> str:

@@ -34,6 +34,7 @@ LLAMA3_FILES: dict[tuple[str, str], dict[str, str]] = {
     ("svamp", "test"): {"rag": "svamp/llama3/svamp_test_llama3.json"},
 }
 PREFERRED_VARIANTS = ("random", "rag")  # the loader takes the first one a split has
+LLAMA3_HINT = "not in datasets.zip: see the data README, section 'Second teacher'"
 
 _MARKER = re.compile(r"answer is|answer:", re.IGNORECASE)
 _LEAD = re.compile(r"^\s*rationale\s*:\s*", re.IGNORECASE)
@@ -52,7 +53,7 @@ def loader_file(dataset: str, split: str) -> str:
 def read_llama3(reader: DataReader, rel: str, texts: Sequence[str], source: str) -> list[str]:
     """The ``gen_label`` texts of ``rel``, checked to align with the inputs ``texts``."""
     if not reader.exists(rel):
-        raise reader.missing(rel, "Llama-3 outputs")
+        raise reader.missing(rel, "Llama-3 outputs", hint=LLAMA3_HINT)
     records = reader.json_array(rel, dict)
     if len(records) != len(texts):
         raise DataError(

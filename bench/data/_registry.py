@@ -45,7 +45,9 @@ def load_dataset(
     splits = DATASETS.get(name)(options)
     train = splits.train
     if subsample < 1.0:
-        keep = sorted(random.Random(subsample_seed).sample(range(len(train)), round(subsample * len(train))))
+        keep = sorted(
+            random.Random(subsample_seed).sample(range(len(train)), round(subsample * len(train)))
+        )
         train = tuple(train[i] for i in keep)
     if max_train is not None:
         train = train[:max_train]

@@ -1,0 +1,71 @@
+"""Model factory: presets, the cached data-trained tokenizer, any local seq2seq checkpoint,
+and a clear error for weights that are not on disk."""
+
+from __future__ import annotations
+
+import pytest
+from transformers import BartConfig, BartForConditionalGeneration
+
+from bench.errors import ConfigError
+from bench.models import load_model
+from bench.runner import run_one
+from bench.tokenizer import trained_tokenizer
+from tests.helpers import tiny_config
+
+TEXTS = ["predict: explain: So the answer is", "a=3; b=a+4; what is b?", "b=a+4=7.", "7"] * 20
+
+
+def test_tokenizer_is_trained_once_and_cached(tmp_path):
+    first, path = trained_tokenizer(TEXTS, 60, cache_dir=tmp_path)
+    stamp = path.stat().st_mtime_ns
+    second, again = trained_tokenizer(TEXTS, 60, cache_dir=tmp_path)
+    assert again == path and path.stat().st_mtime_ns == stamp
+    assert first("a=3; b=a+4").input_ids == second("a=3; b=a+4").input_ids
+    assert (first.pad_token_id, first.eos_token_id, first.unk_token_id) == (0, 1, 2)
+    assert first("b").input_ids[-1] == first.eos_token_id
+    _, other = trained_tokenizer([*TEXTS, "c=9"], 60, cache_dir=tmp_path)
+    assert other != path
+
+
+def test_preset_init_follows_the_seed():
+    a = load_model("tiny-t5-s", TEXTS, 60, seed=1).model
+    b = load_model("tiny-t5-s", TEXTS, 60, seed=1).model
+    c = load_model("tiny-t5-s", TEXTS, 60, seed=2).model
+    wa, wb, wc = (next(m.parameters()) for m in (a, b, c))
+    assert (wa == wb).all() and not (wa == wc).all()
+
+
+def test_missing_hub_weights_say_how_to_get_them(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ConfigError, match="huggingface-cli download google/t5-v1_1-nonexistent"):
+        load_model("google/t5-v1_1-nonexistent", TEXTS, 60, seed=0)
+    with pytest.raises(ConfigError, match="not a preset"):
+        load_model("t5-huge-random", TEXTS, 60, seed=0)
+
+
+@pytest.mark.slow
+def test_any_local_seq2seq_checkpoint_trains(tmp_path):
+    """A BART checkpoint on disk runs through the same core as the T5 presets."""
+    tokenizer, _ = trained_tokenizer(TEXTS, 60, cache_dir=tmp_path / "cache")
+    config = BartConfig(
+        vocab_size=len(tokenizer),
+        d_model=32,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        max_position_embeddings=128,
+        pad_token_id=0,
+        eos_token_id=1,
+        bos_token_id=1,
+        decoder_start_token_id=1,
+        forced_eos_token_id=1,
+    )
+    path = tmp_path / "bart"
+    BartForConditionalGeneration(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    run = tiny_config(strategy="dss+mi", model=str(path), max_steps=2, eval_every=2)
+    result = run_one(run, suite="t", runs_dir=tmp_path / "runs", echo=lambda _: None)
+    assert result.metrics["steps"] == 2 and 0.0 <= result.metrics["primary"]["accuracy"] <= 1.0
