@@ -50,7 +50,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.dry_run:
         return 0
     execute_plan(
-        suite.name, configs, runs_dir=args.runs_dir, data_dir=args.data_dir, force=args.force
+        suite.name,
+        profile,
+        configs,
+        runs_dir=args.runs_dir,
+        data_dir=args.data_dir,
+        force=args.force,
     )
     return 0
 

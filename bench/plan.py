@@ -47,6 +47,7 @@ def describe_plan(suite: str, profile: str, configs: list[RunConfig], runs_dir: 
 
 def execute_plan(
     suite: str,
+    profile: str | None,
     configs: list[RunConfig],
     *,
     runs_dir: str | Path,
@@ -63,7 +64,9 @@ def execute_plan(
     results = []
     for i, config in enumerate(configs, 1):
         start = time.perf_counter()
-        result = run_one(config, suite=suite, runs_dir=runs_dir, data_dir=data_dir, force=force)
+        result = run_one(
+            config, suite=suite, profile=profile, runs_dir=runs_dir, data_dir=data_dir, force=force
+        )
         status = "cached" if result.cached else f"{time.perf_counter() - start:.0f}s"
         acc = result.metrics["primary"]["accuracy"]
         print(

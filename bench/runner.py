@@ -94,13 +94,19 @@ def run_one(
     config: RunConfig,
     *,
     suite: str,
+    profile: str | None = None,
     runs_dir: str | Path = "runs",
     data_dir: str | Path | None = None,
     force: bool = False,
     echo: Callable[[str], None] = print,
     interrupt_at_step: int | None = None,
+    on_validation: Callable[[int, dict], None] | None = None,
 ) -> RunResult:
-    """Train and evaluate one run, or return the finished run with the same config."""
+    """Train and evaluate one run, or return the finished run with the same config.
+
+    ``on_validation(step, metrics)`` is called after each validation evaluation (see
+    :func:`bench.trainer.train`).
+    """
     config.validate()
     directory = run_dir(Path(runs_dir), suite, config)
     if is_finished(directory):
@@ -109,21 +115,26 @@ def run_one(
             return RunResult(directory, True, read_json(directory / "metrics.json"))
         echo(f"--force: previous run moved to {move_aside(directory)}")
     with run_lock(directory):
-        return _train_and_evaluate(config, suite, directory, data_dir, interrupt_at_step)
+        return _train_and_evaluate(
+            config, (suite, profile), directory, data_dir, interrupt_at_step, on_validation
+        )
 
 
 def _train_and_evaluate(
     config: RunConfig,
-    suite: str,
+    origin: tuple[str, str | None],
     directory: Path,
     data_dir: str | Path | None,
     interrupt_at_step: int | None,
+    on_validation: Callable[[int, dict], None] | None,
 ) -> RunResult:
     check_same_config(directory, config)
+    suite, profile = origin
     write_json(
         directory / "config.json",
         {
             "suite": suite,
+            "profile": profile,
             "config_hash": config.config_hash(),
             "seed": config.seed,
             "config": config.to_dict(),
@@ -179,6 +190,7 @@ def _train_and_evaluate(
         eval_settings=settings,
         work_dir=directory,
         interrupt_at_step=interrupt_at_step,
+        on_validation=on_validation,
     )
     trained = time.perf_counter()
 
@@ -197,6 +209,7 @@ def _train_and_evaluate(
     metrics = {
         "status": FINISHED,
         "suite": suite,
+        "profile": profile,
         "dataset": config.dataset,
         "strategy": config.strategy,
         "seed": config.seed,

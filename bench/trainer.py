@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -107,8 +107,12 @@ def train(
     eval_settings: EvalSettings,
     work_dir: Path,
     interrupt_at_step: int | None = None,
+    on_validation: Callable[[int, dict], None] | None = None,
 ) -> TrainState:
     """Train ``model`` with ``strategy``; returns the final loop state.
+
+    ``on_validation(step, metrics)`` is called after every validation evaluation (e.g. to report
+    to an Optuna pruner); an exception it raises stops training and propagates.
 
     The best-on-validation weights are left in ``work_dir/checkpoints/best.pt`` (model +
     strategy state dict); the model in memory holds the last weights.
@@ -184,6 +188,8 @@ def train(
             if metrics["accuracy"] > state.best_accuracy:
                 state.best_accuracy, state.best_step = metrics["accuracy"], state.step
                 _save_best(unwrapped, ckpt_dir / "best.pt")
+            if on_validation is not None:
+                on_validation(state.step, metrics)
 
         if state.step % config.checkpoint_every == 0 and state.step < config.max_steps:
             _save_checkpoint(accelerator, state, ckpt_dir)
