@@ -4,7 +4,6 @@ small fake dataset directories in ``tmp_path``; also through the ``bench`` CLI."
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -202,14 +201,18 @@ def test_unreadable_files(tmp_path):
     raises_one_line(tmp_path, "svamp", "svamp/svamp_train.json: not UTF-8 text")
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root reads any file")
-def test_file_without_read_permission(tmp_path):
+def test_file_without_read_permission(tmp_path, monkeypatch):
+    """A permission error (simulated: the tests may run as root, who reads any file)."""
     path = make_svamp(tmp_path) / "svamp" / "svamp_test.json"
-    path.chmod(0)
-    try:
-        raises_one_line(tmp_path, "svamp", "cannot read", "Permission denied")
-    finally:
-        path.chmod(0o644)
+    real_read_bytes = Path.read_bytes
+
+    def read_bytes(self: Path) -> bytes:
+        if self == path:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_read_bytes(self)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    raises_one_line(tmp_path, "svamp", "cannot read", "Permission denied")
 
 
 def test_nli_label_out_of_range(tmp_path):
