@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from bench.errors import BenchError
+from reports.cli import add_report_parser
 
 
 def _cmd_data_check(args: argparse.Namespace) -> int:
@@ -127,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     lister = sub.add_parser("list", help="suites, profiles, strategies, datasets, model presets")
     lister.set_defaults(func=_cmd_list)
+    add_report_parser(sub)
     return parser
 
 

@@ -157,6 +157,8 @@ def _train_and_evaluate(
     )
     if loaded.tokenizer_file is not None:
         shutil.copyfile(loaded.tokenizer_file, directory / "tokenizer.json")
+    elif getattr(tokenizer, "backend_tokenizer", None) is not None:
+        tokenizer.backend_tokenizer.save(str(directory / "tokenizer.json"))
     write_json(
         directory / "env.json",
         {

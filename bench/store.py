@@ -18,6 +18,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +30,7 @@ from bench.config import RunConfig
 from bench.errors import BenchError
 
 FINISHED = "finished"
+SEED_DIR = re.compile(r"seed-\d+")  # not the seed-<n>.replaced-<time> dirs that --force leaves
 
 
 def run_dir(runs_dir: Path, suite: str, config: RunConfig) -> Path:
@@ -119,5 +121,5 @@ def run_lock(directory: Path) -> Iterator[None]:
 def iter_runs(runs_dir: Path) -> Iterator[Path]:
     """Every finished run directory under ``runs_dir``."""
     for metrics in sorted(Path(runs_dir).glob("*/*/*/*/seed-*/metrics.json")):
-        if is_finished(metrics.parent):
+        if SEED_DIR.fullmatch(metrics.parent.name) and is_finished(metrics.parent):
             yield metrics.parent

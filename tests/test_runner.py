@@ -10,7 +10,7 @@ import pytest
 from bench.cli import main
 from bench.errors import BenchError
 from bench.runner import run_one
-from bench.store import read_json, read_jsonl, run_dir, run_lock
+from bench.store import iter_runs, read_json, read_jsonl, run_dir, run_lock
 from bench.trainer import TrainingInterrupted
 from tests.helpers import tiny_config
 
@@ -101,6 +101,7 @@ def test_cache_hit_and_force(tmp_path):
     assert not forced.cached and "moved to" in messages[0]
     moved = list(first.directory.parent.glob("seed-0.replaced-*"))
     assert len(moved) == 1 and (moved[0] / "metrics.json").is_file()
+    assert list(iter_runs(tmp_path)) == [forced.directory]  # the moved-aside run is not listed
 
 
 def test_locked_run_is_refused(tmp_path):

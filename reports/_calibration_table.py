@@ -1,0 +1,134 @@
+"""Calibration tables from the run store: ECE/MCE/Brier with bootstrap CIs, ``ece_code``,
+reliability bins, and paired calibration differences (for the MI paper's "lower ECE" claim).
+
+Confidence is defined in :data:`reports._calibration.CONFIDENCE_DEFINITION`; metrics are
+computed per seed and averaged over seeds, with the two-level bootstrap of
+:mod:`reports._stats`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from reports._calibration import METRICS, MIN_RELIABLE_N, reliability_table
+from reports._collect import RunStore
+from reports._ece_code import first_token_agreement
+from reports._stats import BootstrapSpec, bootstrap_interval, holm, paired_bootstrap
+from reports._tables import ALPHA, claim, matched_groups, shared_matrices
+
+TOKENIZER_FILE = "tokenizer.json"  # written into the run directory for the preset models
+
+
+def small_n_warning(n: int) -> str:
+    """The warning shown beside calibration numbers computed on few test examples."""
+    return f"n = {n} < {MIN_RELIABLE_N}: ECE is noisy" if n < MIN_RELIABLE_N else ""
+
+
+def ece_code_estimate(store: RunStore, run_ids: list[str]) -> float:
+    """Mean over seeds of the released script's figure (first-token agreement; NaN without
+    the run's tokenizer file)."""
+    values = []
+    for run_id in run_ids:
+        tokenizer = store.run_path(run_id) / TOKENIZER_FILE
+        if not tokenizer.is_file():
+            return float("nan")
+        rows = store.predictions[store.predictions["run_id"] == run_id]
+        values.append(
+            first_token_agreement(tokenizer, list(rows["generated"]), list(rows["gold"])).mean()
+        )
+    return float(np.mean(values))
+
+
+def calibration_table(store: RunStore, spec: BootstrapSpec) -> pd.DataFrame:
+    """Per condition: accuracy, mean confidence, every metric of :data:`METRICS` with its CI,
+    ``ece_code`` and the small-n warning."""
+    rows = []
+    for key, runs in store.groups():
+        run_ids = list(runs["run_id"])
+        conf, ids = store.example_matrix(run_ids, "confidence")
+        correct = store.example_matrix(run_ids, "correct", ids)[0]
+        kinds = store.predictions.loc[store.predictions["run_id"].isin(run_ids), "confidence_kind"]
+        row = {
+            **key,
+            "model": runs["model"].iloc[0],
+            **{k: runs[k].iloc[0] for k in store.variant_keys},
+            "n_seeds": len(run_ids),
+            "n_test": len(ids),
+            "confidence_kind": "/".join(sorted(set(kinds))),
+            "accuracy": float(correct.mean()),
+            "mean_confidence": float(conf.mean()),
+        }
+        for name, (_, metric) in METRICS.items():
+            interval = bootstrap_interval(metric, [conf, correct], spec)
+            row.update(
+                {
+                    name: interval.estimate,
+                    f"{name}_low": interval.low,
+                    f"{name}_high": interval.high,
+                }
+            )
+        row["ece_code"] = ece_code_estimate(store, run_ids)
+        row["warning"] = small_n_warning(len(ids))
+        row.update({"boot_resamples": spec.resamples, "boot_seed": spec.seed, "level": spec.level})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def reliability_data(store: RunStore, run_ids: list[str], n_bins: int = 10) -> pd.DataFrame:
+    """Equal-width reliability bins over the pooled examples of ``run_ids``."""
+    conf, ids = store.example_matrix(run_ids, "confidence")
+    correct = store.example_matrix(run_ids, "correct", ids)[0]
+    return reliability_table(conf, correct, n_bins)
+
+
+def paired_calibration_table(
+    store: RunStore,
+    spec: BootstrapSpec,
+    pairs: list[tuple[str, str]],
+    metric: str = "ece_w10",
+    alpha: float = ALPHA,
+) -> pd.DataFrame:
+    """``metric(a) - metric(b)`` on shared examples: paired bootstrap CI and p, Holm over datasets.
+
+    A negative difference means ``a`` is better calibrated; :func:`claim` names the *lower* one
+    better here.
+    """
+    _, function = METRICS[metric]
+    rows = []
+    for a, b in pairs:
+        for base, runs_a, runs_b in matched_groups(store, a, b):
+            conf_a, conf_b = shared_matrices(store, runs_a, runs_b, "confidence")
+            correct_a, correct_b = shared_matrices(store, runs_a, runs_b, "correct")
+            if conf_a.shape[1] == 0:
+                continue
+            result = paired_bootstrap(function, [conf_a, correct_a], [conf_b, correct_b], spec)
+            rows.append(
+                {
+                    **base,
+                    "metric": metric,
+                    "a": a,
+                    "b": b,
+                    "config_hash_a": runs_a["config_hash"].iloc[0],
+                    "config_hash_b": runs_b["config_hash"].iloc[0],
+                    "n_test": result.n,
+                    "diff": result.estimate,
+                    "ci_low": result.low,
+                    "ci_high": result.high,
+                    "p_value": result.p_value,
+                    "warning": small_n_warning(result.n),
+                }
+            )
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    family = ["suite", "profile", "a", "b", "metric", *store.variant_keys]
+    frame["p_holm"] = frame.groupby(family, dropna=False)["p_value"].transform(
+        lambda p: holm(p.to_numpy())
+    )
+    # lower is better: negate the difference so that claim() names the lower one
+    frame["claim"] = [
+        claim(r.a, r.b, -r.diff, r.p_holm, alpha).replace("better", "better calibrated")
+        for r in frame.itertuples(index=False)
+    ]
+    return frame

@@ -1,0 +1,202 @@
+"""Read the run store into tidy pandas frames: one row per run, per test example, per log record.
+
+Only the files a run writes are read (``config.json``, ``env.json``, ``metrics.json``,
+``predictions.jsonl``, ``train_log.jsonl``); a run counts once its ``metrics.json`` says
+``finished``. A run's profile is the one ``config.json`` records (``unrecorded`` if none).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bench.config import UNHASHED_KEYS
+from bench.store import iter_runs, read_json, read_jsonl
+
+GROUP_KEYS = ["suite", "profile", "dataset", "strategy", "config_hash"]
+IDENTITY_KEYS = {"dataset", "strategy", "seed"}  # always their own columns, never "varying"
+SEED_DIR = re.compile(r"seed-\d+")  # moved-aside runs (seed-0.replaced-...) are not runs
+UNRECORDED_PROFILE = "unrecorded"  # runs made without a suite profile (direct run_one calls)
+
+
+@dataclass
+class RunStore:
+    """Everything the reports read, as frames keyed by ``run_id`` (path below the runs dir)."""
+
+    runs_dir: Path
+    runs: pd.DataFrame  # one row per finished run
+    predictions: pd.DataFrame  # one row per (run, test example) of the primary checkpoint
+    train_log: pd.DataFrame  # one row per training-log record (kind = train | valid)
+    configs: dict[str, dict[str, Any]] = field(default_factory=dict)  # run_id -> flat config
+    envs: dict[str, dict[str, Any]] = field(default_factory=dict)  # run_id -> env.json
+    varying: list[str] = field(default_factory=list)  # config keys with more than one value
+    variant_keys: list[str] = field(default_factory=list)  # ... within a dataset x strategy
+    unfinished: list[str] = field(default_factory=list)  # run dirs without a finished metrics.json
+
+    @property
+    def empty(self) -> bool:
+        """True when no finished run matched."""
+        return self.runs.empty
+
+    def run_path(self, run_id: str) -> Path:
+        """The directory of ``run_id``."""
+        return self.runs_dir / run_id
+
+    def groups(self) -> list[tuple[dict[str, Any], pd.DataFrame]]:
+        """``(key, runs)`` per condition: suite x profile x dataset x strategy x config hash."""
+        if self.empty:
+            return []
+        return [
+            (dict(zip(GROUP_KEYS, key, strict=True)), runs.sort_values("seed"))
+            for key, runs in self.runs.groupby(GROUP_KEYS, sort=True)
+        ]
+
+    def example_matrix(
+        self, run_ids: list[str], column: str, ids: list[str] | None = None
+    ) -> tuple[np.ndarray, list[str]]:
+        """``column`` as ``[runs, examples]`` over the test ids every run has (or ``ids``)."""
+        rows = self.predictions[self.predictions["run_id"].isin(run_ids)]
+        table = rows.pivot(index="run_id", columns="id", values=column).loc[run_ids]
+        table = table.dropna(axis=1) if ids is None else table[ids]
+        return table.to_numpy(dtype=float), [str(c) for c in table.columns]
+
+
+def flatten(mapping: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"noise": {"level": 0.1}}`` -> ``{"noise.level": 0.1}``."""
+    flat: dict[str, Any] = {}
+    for key, value in mapping.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[prefix + key] = value
+    return flat
+
+
+def _profile(record: dict[str, Any]) -> str:
+    return str(record.get("profile") or UNRECORDED_PROFILE)
+
+
+def _run_row(run_id: str, record: dict, metrics: dict, env: dict) -> dict[str, Any]:
+    primary, last = metrics["primary"], metrics["test"]["last"]
+    n_examples = env.get("n_examples", {})
+    return {
+        "run_id": run_id,
+        "suite": record["suite"],
+        "profile": _profile(record),
+        "dataset": metrics["dataset"],
+        "strategy": metrics["strategy"],
+        "config_hash": metrics["config_hash"],
+        "seed": int(metrics["seed"]),
+        "model": record["config"]["model"],
+        "accuracy": primary["accuracy"],
+        "n": primary["n"],
+        "n_correct": primary["n_correct"],
+        "stderr": primary["stderr"],
+        "candidate_accuracy": primary.get("candidate_accuracy"),
+        "mean_confidence": primary.get("mean_confidence"),
+        "selected": metrics["selected"],
+        "best_step": metrics["best_step"],
+        "steps": metrics["steps"],
+        "valid_best_accuracy": metrics["valid_best_accuracy"],
+        "last_accuracy": last["accuracy"],
+        "train_s": metrics.get("timing", {}).get("train_s"),
+        "eval_s": metrics.get("timing", {}).get("eval_s"),
+        "n_train": n_examples.get("train"),
+        "n_test": n_examples.get("test"),
+    }
+
+
+def _calibration_confidence(row: dict) -> tuple[float, str]:
+    """(confidence, kind) by :data:`reports._calibration.CONFIDENCE_DEFINITION`."""
+    candidates = row.get("candidate_probs")
+    if candidates:
+        return float(candidates.get(row["prediction"], 0.0)), "candidate"
+    return float(row["confidence"]), "sequence"
+
+
+def _prediction_rows(run_id: str, rows: list[dict]) -> pd.DataFrame:
+    confidences = [_calibration_confidence(r) for r in rows]
+    return pd.DataFrame(
+        {
+            "run_id": run_id,
+            "id": [str(r["id"]) for r in rows],
+            "correct": [bool(r["correct"]) for r in rows],
+            "sequence_confidence": [float(r["confidence"]) for r in rows],
+            "confidence": [c for c, _ in confidences],
+            "confidence_kind": [k for _, k in confidences],
+            "gold": [str(r.get("gold") or "") for r in rows],
+            "generated": [str(r.get("generated") or "") for r in rows],
+        }
+    )
+
+
+def _unfinished(runs_dir: Path, finished: set[Path], suite: str | None) -> list[str]:
+    pattern = f"{suite or '*'}/*/*/*/seed-*/config.json"
+    started = (p.parent for p in runs_dir.glob(pattern))
+    return sorted(
+        str(d.relative_to(runs_dir))
+        for d in started
+        if SEED_DIR.fullmatch(d.name) and d not in finished
+    )
+
+
+def _varying(configs: dict[str, dict[str, Any]], runs: pd.DataFrame) -> tuple[list, list]:
+    frame = pd.DataFrame.from_dict(configs, orient="index").map(str)  # None -> "None"
+    keys = [k for k in frame.columns if k not in IDENTITY_KEYS | UNHASHED_KEYS]
+    varying = [k for k in keys if frame[k].nunique() > 1]
+    frame = frame.join(runs.set_index("run_id")[["suite", "profile"]])
+    groups = frame.groupby(["suite", "profile", "dataset", "strategy"])
+    variant = [k for k in varying if (groups[k].nunique() > 1).any()]
+    return varying, variant
+
+
+def collect_runs(
+    runs_dir: str | Path, suite: str | None = None, profile: str | None = None
+) -> RunStore:
+    """Every finished run under ``runs_dir`` (optionally one suite and/or profile)."""
+    runs_dir = Path(runs_dir)
+    rows, predictions, logs = [], [], []
+    configs: dict[str, dict[str, Any]] = {}
+    envs: dict[str, dict[str, Any]] = {}
+    finished = set()
+    for directory in iter_runs(runs_dir) if runs_dir.is_dir() else []:
+        if not SEED_DIR.fullmatch(directory.name):
+            continue
+        finished.add(directory)
+        record = read_json(directory / "config.json")
+        if suite is not None and record["suite"] != suite:
+            continue
+        run_id = str(directory.relative_to(runs_dir))
+        metrics = read_json(directory / "metrics.json")
+        env_path = directory / "env.json"
+        env = read_json(env_path) if env_path.is_file() else {}
+        row = _run_row(run_id, record, metrics, env)
+        if profile is not None and row["profile"] != profile:
+            continue
+        rows.append(row)
+        configs[run_id] = flatten(record["config"])
+        envs[run_id] = env
+        predictions.append(_prediction_rows(run_id, read_jsonl(directory / "predictions.jsonl")))
+        log_path = directory / "train_log.jsonl"
+        if log_path.is_file():
+            logs.append(pd.DataFrame(read_jsonl(log_path)).assign(run_id=run_id))
+    runs = pd.DataFrame(rows) if rows else pd.DataFrame(columns=["run_id", *GROUP_KEYS, "seed"])
+    varying, variant = _varying(configs, runs) if rows else ([], [])
+    for key in varying:
+        runs[key] = [configs[r][key] for r in runs["run_id"]]
+    return RunStore(
+        runs_dir=runs_dir,
+        runs=runs,
+        predictions=pd.concat(predictions, ignore_index=True) if predictions else pd.DataFrame(),
+        train_log=pd.concat(logs, ignore_index=True) if logs else pd.DataFrame(),
+        configs=configs,
+        envs=envs,
+        varying=varying,
+        variant_keys=variant,
+        unfinished=_unfinished(runs_dir, finished, suite) if runs_dir.is_dir() else [],
+    )

@@ -1,0 +1,204 @@
+"""Matplotlib figures: reliability diagrams, training curves, ablation and noise curves.
+
+Figures are built on :class:`matplotlib.figure.Figure` directly (the Agg canvas; no pyplot, no
+global backend state). Every function takes plain frames and returns the figure;
+:func:`save_figure` writes PNG and SVG, :func:`png_data_uri` embeds a PNG in HTML.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import textwrap
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
+
+LOG_META_COLUMNS = {"kind", "step", "lr", "examples_per_s", "run_id", "strategy", "seed"}
+VALID_ACCURACY = "valid accuracy"
+MAX_COLUMNS = 4  # panels per row of the training-curve figure
+MIN_FIGURE_WIDTH = 6.0  # inches: room for the printed confidence definition
+PNG_DPI = 110
+
+
+def _caption(fig: Figure, text: str) -> None:
+    """Print ``text`` under the axes, wrapped to the figure's width (the layout makes room)."""
+    wrapped = "\n".join(textwrap.wrap(text, max(40, int(fig.get_figwidth() * 17))))
+    fig.supxlabel(wrapped, fontsize=7, color="0.3")
+
+
+def reliability_figure(panels: Mapping[str, pd.DataFrame], title: str, definition: str) -> Figure:
+    """One panel per label (e.g. strategy) from :func:`reports._calibration.reliability_table`
+    frames: bars = bin accuracy, shaded gap to the bin's mean confidence, the diagonal, and a bin
+    count histogram underneath; ``definition`` (the confidence used) is printed on the figure."""
+    n = max(len(panels), 1)
+    fig = Figure(figsize=(max(3.2 * n, MIN_FIGURE_WIDTH), 4.6), layout="constrained")
+    grid = fig.add_gridspec(2, n, height_ratios=[3, 1])
+    for i, (label, bins) in enumerate(panels.items()):
+        top, bottom = fig.add_subplot(grid[0, i]), fig.add_subplot(grid[1, i])
+        width = float(bins["high"].iloc[0] - bins["low"].iloc[0])
+        filled = bins[bins["count"] > 0]
+        top.bar(
+            filled["low"],
+            filled["accuracy"],
+            width=width,
+            align="edge",
+            color="tab:blue",
+            edgecolor="black",
+            linewidth=0.6,
+        )
+        for row in filled.itertuples(index=False):
+            low_y, high_y = sorted((row.accuracy, row.confidence))
+            top.add_patch(
+                Rectangle(
+                    (row.low, low_y),
+                    width,
+                    high_y - low_y,
+                    facecolor="tab:red",
+                    alpha=0.3,
+                    hatch="//",
+                    edgecolor="tab:red",
+                    linewidth=0,
+                )
+            )
+        top.plot([0, 1], [0, 1], "--", color="0.3", linewidth=1)
+        top.set(xlim=(0, 1), ylim=(0, 1), title=label, xticklabels=[])
+        if i == 0:
+            top.set_ylabel("accuracy in bin")
+            handles = [
+                Line2D([0], [0], linestyle="--", color="0.3"),
+                Rectangle((0, 0), 1, 1, facecolor="tab:blue", edgecolor="black"),
+                Rectangle((0, 0), 1, 1, facecolor="tab:red", alpha=0.3, hatch="//"),
+            ]
+            labels = ["perfect calibration", "accuracy", "gap to confidence"]
+            top.legend(handles, labels, loc="upper left", fontsize=7)
+        bottom.bar(
+            bins["low"],
+            bins["count"],
+            width=width,
+            align="edge",
+            color="0.6",
+            edgecolor="black",
+            linewidth=0.4,
+        )
+        bottom.set(xlim=(0, 1), xlabel="confidence")
+        if i == 0:
+            bottom.set_ylabel("examples")
+    fig.suptitle(title)
+    _caption(fig, definition)
+    return fig
+
+
+def _mean_band(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Mean and std over seeds of ``column`` per strategy and step."""
+    stats = frame.dropna(subset=[column]).groupby(["strategy", "step"])[column]
+    return stats.agg(["mean", "std"]).reset_index()
+
+
+def training_curves_figure(log: pd.DataFrame, title: str) -> Figure:
+    """Each loss term and validation accuracy vs step; per strategy the mean over seeds with a
+    ±1 std band. ``log``: train-log rows with ``strategy`` (and ``run_id``) columns."""
+    train, valid = log[log["kind"] == "train"], log[log["kind"] == "valid"]
+    terms = [c for c in train.columns if c not in LOG_META_COLUMNS and train[c].notna().any()]
+    panels = [*terms, *([VALID_ACCURACY] if not valid.empty else [])]
+    n_cols = min(MAX_COLUMNS, max(len(panels), 1))
+    n_rows = -(-max(len(panels), 1) // n_cols)
+    fig = Figure(figsize=(3.4 * n_cols + 1.2, 2.8 * n_rows + 0.6), layout="constrained")
+    axes = fig.subplots(n_rows, n_cols, squeeze=False).ravel()
+    for ax in axes[len(panels) :]:
+        ax.set_visible(False)
+    colours = {s: f"C{i}" for i, s in enumerate(sorted(log["strategy"].unique()))}
+    for ax, panel in zip(axes, panels, strict=False):
+        source, column = (valid, "accuracy") if panel == VALID_ACCURACY else (train, panel)
+        for strategy, curve in _mean_band(source, column).groupby("strategy"):
+            ax.plot(
+                curve["step"],
+                curve["mean"],
+                color=colours[strategy],
+                label=strategy,
+                marker="o" if panel == VALID_ACCURACY else None,
+                markersize=3,
+            )
+            band = curve["std"].fillna(0.0)
+            ax.fill_between(
+                curve["step"],
+                curve["mean"] - band,
+                curve["mean"] + band,
+                color=colours[strategy],
+                alpha=0.2,
+                linewidth=0,
+            )
+        ax.set(title=panel, xlabel="step")
+    handles = [Line2D([0], [0], color=c) for c in colours.values()]
+    fig.legend(handles, list(colours), loc="outside right upper", fontsize=7)
+    fig.suptitle(title)
+    _caption(fig, "line = mean over seeds; band = ±1 std over seeds (none with one seed)")
+    return fig
+
+
+def ablation_curve(
+    frame: pd.DataFrame,
+    x: str,
+    y: str = "accuracy",
+    low: str = "ci_low",
+    high: str = "ci_high",
+    hue: str = "strategy",
+    ax=None,
+    scale: float = 100.0,
+) -> Figure:
+    """``y`` vs the varied value ``x`` per ``hue`` with the ``low``-``high`` interval as a band.
+
+    ``frame`` is e.g. :func:`reports.summary_table`'s output for a sweep (one row per value).
+    Draws into ``ax`` when given; returns the figure.
+    """
+    if ax is None:
+        fig = Figure(figsize=(5, 3.6), layout="constrained")
+        ax = fig.add_subplot()
+    for i, (label, rows) in enumerate(frame.groupby(hue, sort=True)):
+        rows = rows.sort_values(x)
+        xs = rows[x].astype(float)
+        ax.plot(xs, scale * rows[y], marker="o", color=f"C{i}", label=str(label))
+        ax.fill_between(
+            xs, scale * rows[low], scale * rows[high], color=f"C{i}", alpha=0.2, linewidth=0
+        )
+    ax.set(xlabel=x, ylabel=f"{y} (%)" if scale == 100.0 else y)
+    ax.legend(fontsize=7)
+    return ax.figure
+
+
+def noise_curve(frame: pd.DataFrame, y: str = "accuracy") -> Figure:
+    """Accuracy vs ``noise.level`` per strategy with CI bands, one panel per ``noise.type``."""
+    types = sorted(frame["noise.type"].astype(str).unique()) if "noise.type" in frame else [""]
+    fig = Figure(figsize=(4.5 * len(types), 3.6), layout="constrained")
+    axes = fig.subplots(1, len(types), squeeze=False)[0]
+    for ax, kind in zip(axes, types, strict=True):
+        rows = frame if kind == "" else frame[frame["noise.type"].astype(str) == kind]
+        ablation_curve(rows, "noise.level", y=y, ax=ax)
+        ax.set_title(f"noise: {kind}" if kind else "noise")
+    return fig
+
+
+def png_bytes(fig: Figure) -> bytes:
+    """The figure as PNG."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=PNG_DPI, metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def png_data_uri(fig: Figure) -> str:
+    """``data:image/png;base64,...`` for an ``<img src>``."""
+    return "data:image/png;base64," + base64.b64encode(png_bytes(fig)).decode("ascii")
+
+
+def save_figure(fig: Figure, directory: Path, name: str) -> list[Path]:
+    """Write ``<name>.png`` and ``<name>.svg`` under ``directory``."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    png, svg = directory / f"{name}.png", directory / f"{name}.svg"
+    png.write_bytes(png_bytes(fig))
+    fig.savefig(svg, format="svg", metadata={"Date": None})
+    return [png, svg]

@@ -1,0 +1,227 @@
+"""Display versions of the raw tables: readable column names, percentages, intervals as text.
+
+Raw tables (fractions, one number per column) go to CSV; these string tables go to Markdown,
+LaTeX and HTML. Accuracy-like numbers are shown in percent with two decimals.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+
+def num(value: float, digits: int = 2) -> str:
+    """A plain number with ``digits`` decimals (blank for NaN; never ``-0.00``)."""
+    return "" if _missing(value) else f"{round(value, digits) + 0.0:.{digits}f}"
+
+
+def pct(value: float) -> str:
+    """0.6219 -> ``"62.19"`` (blank for NaN)."""
+    return "" if _missing(value) else num(100 * value)
+
+
+def interval(low: float, high: float, scale: float = 100.0, digits: int = 2) -> str:
+    """``"[59.80, 63.00]"`` (blank when missing)."""
+    if _missing(low) or _missing(high):
+        return ""
+    return f"[{num(scale * low, digits)}, {num(scale * high, digits)}]"
+
+
+def mean_std(mean: float, std: float, scale: float = 100.0) -> str:
+    """``"61.30 ± 1.20"``; just the mean when the std is undefined (one seed)."""
+    if _missing(mean):
+        return ""
+    return num(scale * mean) + ("" if _missing(std) else f" ± {num(scale * std)}")
+
+
+def p_value(p: float) -> str:
+    """Three significant digits."""
+    return "" if _missing(p) else f"{p:.3g}"
+
+
+def ci_label(frame: pd.DataFrame, prefix: str = "") -> str:
+    """``"95% CI"`` from the table's ``level`` column (plain ``"CI"`` without one)."""
+    if "level" in frame and frame["level"].notna().any():
+        return f"{prefix}{frame['level'].dropna().iloc[0]:.0%} CI"
+    return f"{prefix}CI"
+
+
+def _missing(value: object) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every cell as a string, missing values (None, NaN) as empty strings."""
+    return frame.map(lambda v: "" if _missing(v) else str(v))
+
+
+def _variants(frame: pd.DataFrame, variant_keys: list[str]) -> dict[str, pd.Series]:
+    return {k: frame[k].map(str) for k in variant_keys if k in frame}
+
+
+def summary_display(summary: pd.DataFrame, variant_keys: list[str]) -> pd.DataFrame:
+    """Accuracy per condition: mean ± std over seeds and the bootstrap CI."""
+    if summary.empty:
+        return pd.DataFrame()
+    return pd.DataFrame(
+        {
+            "suite": summary["suite"],
+            "profile": summary["profile"],
+            "dataset": summary["dataset"],
+            "strategy": summary["strategy"],
+            **_variants(summary, variant_keys),
+            "model": summary["model"],
+            "seeds": summary["n_seeds"].astype(str),
+            "n test": summary["n_test"].astype(str),
+            "accuracy % (mean ± std)": [
+                mean_std(m, s) for m, s in zip(summary["accuracy"], summary["std"], strict=True)
+            ],
+            ci_label(summary): [
+                interval(lo, hi)
+                for lo, hi in zip(summary["ci_low"], summary["ci_high"], strict=True)
+            ],
+            "config": summary["config_hash"],
+        }
+    )
+
+
+def paired_display(paired: pd.DataFrame, variant_keys: list[str]) -> pd.DataFrame:
+    """Paired comparisons: both accuracies, the difference with its CI, p and Holm p, claim."""
+    if paired.empty:
+        return pd.DataFrame()
+    return pd.DataFrame(
+        {
+            "profile": paired["profile"],
+            "dataset": paired["dataset"],
+            **_variants(paired, variant_keys),
+            "a": paired["a"],
+            "b": paired["b"],
+            "n": paired["n_test"].astype(str),
+            "acc a %": paired["accuracy_a"].map(pct),
+            "acc b %": paired["accuracy_b"].map(pct),
+            "a − b (points)": paired["diff"].map(pct),
+            ci_label(paired): [
+                interval(lo, hi) for lo, hi in zip(paired["ci_low"], paired["ci_high"], strict=True)
+            ],
+            "p": paired["p_value"].map(p_value),
+            "p (Holm)": paired["p_holm"].map(p_value),
+            "claim": paired["claim"],
+        }
+    )
+
+
+def verdict_display(verdicts: pd.DataFrame) -> pd.DataFrame:
+    """Paper numbers beside ours with difference, verdict and reason."""
+    if verdicts.empty:
+        return pd.DataFrame()
+    return pd.DataFrame(
+        {
+            "paper": verdicts["paper"],
+            "strategy": verdicts["strategy"],
+            "dataset": verdicts["dataset"],
+            "paper %": [
+                f"{v:.2f}" + (" †" if r else "")
+                for v, r in zip(verdicts["paper_accuracy"], verdicts["reconstructed"], strict=True)
+            ],
+            "profile": _col(verdicts, "profile", "").fillna(""),
+            "ours % (mean ± std)": [
+                mean_std(m, s, scale=1.0)
+                for m, s in zip(_col(verdicts, "accuracy"), _col(verdicts, "std"), strict=True)
+            ],
+            ci_label(verdicts, "our "): [
+                interval(lo, hi, scale=1.0)
+                for lo, hi in zip(_col(verdicts, "ci_low"), _col(verdicts, "ci_high"), strict=True)
+            ],
+            "ours − paper": _col(verdicts, "diff").map(num),
+            "verdict": verdicts["verdict"],
+            "reason": verdicts["reason"],
+            "source": verdicts["source"],
+        }
+    )
+
+
+def claims_display(claims: pd.DataFrame) -> pd.DataFrame:
+    """Directional claims per dataset with our paired evidence."""
+    if claims.empty:
+        return pd.DataFrame()
+    return pd.DataFrame(
+        {
+            "paper": claims["paper"],
+            "claim": claims["claim"],
+            "dataset": claims["dataset"],
+            "profile": _col(claims, "profile", "").fillna(""),
+            "a − b (points)": _col(claims, "diff").map(pct),
+            ci_label(claims): [
+                interval(lo, hi)
+                for lo, hi in zip(_col(claims, "ci_low"), _col(claims, "ci_high"), strict=True)
+            ],
+            "p (Holm)": _col(claims, "p_holm").map(p_value),
+            "verdict": claims["verdict"],
+            "reason": claims["reason"],
+            "source": claims["source"],
+        }
+    )
+
+
+def calibration_display(calibration: pd.DataFrame, variant_keys: list[str]) -> pd.DataFrame:
+    """Calibration per condition: each metric in percent with its CI, ``ece_code``, warning."""
+    if calibration.empty:
+        return pd.DataFrame()
+    columns = {
+        "profile": calibration["profile"],
+        "dataset": calibration["dataset"],
+        "strategy": calibration["strategy"],
+        **_variants(calibration, variant_keys),
+        "n": calibration["n_test"].astype(str),
+        "confidence": calibration["confidence_kind"],
+        "acc %": calibration["accuracy"].map(pct),
+        "mean conf %": calibration["mean_confidence"].map(pct),
+    }
+    for name, label in (
+        ("ece_w10", "ECE-10w %"),
+        ("ece_w15", "ECE-15w %"),
+        ("ece_m10", "ECE-10m %"),
+        ("mce_w10", "MCE-10w %"),
+        ("brier", "Brier ×100"),
+    ):
+        columns[label] = [
+            f"{pct(v)} {interval(lo, hi)}"
+            for v, lo, hi in zip(
+                calibration[name],
+                calibration[f"{name}_low"],
+                calibration[f"{name}_high"],
+                strict=True,
+            )
+        ]
+    columns["ece_code % (released script, est.)"] = calibration["ece_code"].map(pct)
+    columns["warning"] = calibration["warning"]
+    return pd.DataFrame(columns)
+
+
+def paired_calibration_display(frame: pd.DataFrame, variant_keys: list[str]) -> pd.DataFrame:
+    """Paired calibration differences (points), CI, Holm p and claim."""
+    if frame.empty:
+        return pd.DataFrame()
+    return pd.DataFrame(
+        {
+            "profile": frame["profile"],
+            "dataset": frame["dataset"],
+            **_variants(frame, variant_keys),
+            "metric": frame["metric"],
+            "a": frame["a"],
+            "b": frame["b"],
+            "n": frame["n_test"].astype(str),
+            "a − b (points)": frame["diff"].map(pct),
+            ci_label(frame): [
+                interval(lo, hi) for lo, hi in zip(frame["ci_low"], frame["ci_high"], strict=True)
+            ],
+            "p (Holm)": frame["p_holm"].map(p_value),
+            "claim": frame["claim"],
+            "warning": frame["warning"],
+        }
+    )
+
+
+def _col(frame: pd.DataFrame, name: str, default: object = float("nan")) -> pd.Series:
+    return frame[name] if name in frame else pd.Series(default, index=frame.index)

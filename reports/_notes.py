@@ -1,0 +1,50 @@
+"""The report's method notes: how every number was computed, from the settings in use."""
+
+from __future__ import annotations
+
+from reports._calibration import CONFIDENCE_DEFINITION, METRICS, MIN_RELIABLE_N
+from reports._ece_code import RELEASED_EQUAL_MASS_BINS
+from reports._stats import BootstrapSpec
+from reports._tables import ALPHA
+
+
+def method_notes(spec: BootstrapSpec) -> list[str]:
+    """One paragraph per method: data, intervals, tests, calibration, ece_code, verdicts."""
+    metrics = ", ".join(label for label, _ in METRICS.values())
+    return [
+        "Every number comes from the run store (config.json, env.json, metrics.json, "
+        "predictions.jsonl, train_log.jsonl) or the paper files in reports/papers/.",
+        "Predictions are those of each run's primary checkpoint (select=best: best on the "
+        "validation split; the reference code selected on test).",
+        f"Accuracy: mean over seeds ± std over seeds (ddof 1); {spec.describe()}: each resample "
+        "draws the seeds with replacement and the test examples with replacement (one draw "
+        "shared by all seeds of a condition).",
+        "Paired comparisons use the test ids both arms have. Effect = accuracy(a) - accuracy(b) "
+        "in points with a paired bootstrap CI (one example draw for both arms, seeds drawn per "
+        f"arm); p-value from a two-sided sign-flip permutation test on the per-example "
+        f"differences of seed-averaged correctness ({spec.permutations} flips, seed "
+        f"{spec.seed}); Holm correction across datasets for each pair; a claim of 'better' "
+        f"needs Holm p < {ALPHA}.",
+        "Confidence: " + CONFIDENCE_DEFINITION + ".",
+        f"Calibration metrics ({metrics}) are computed per seed and averaged over seeds; "
+        "equal-width bin k holds [k/K, (k+1)/K) (torchmetrics' convention), equal-mass bins "
+        "split the examples in confidence order; MCE is the largest gap over non-empty bins; "
+        "Brier is the mean squared error of the top-label confidence. Paired ECE differences "
+        "use the shifted paired bootstrap p-value and Holm across datasets. Fewer than "
+        f"{MIN_RELIABLE_N} test examples are flagged.",
+        "ece_code is the figure the MI authors' released uncertainty.py + calib_metrics.py "
+        "(github.com/xinchen9/cot_distillation_ACL2024) would print. It is not an ECE: the "
+        "script stores each example's whole first-step vocabulary distribution as its "
+        "'confidence' and its first-step argmax as the 'prediction', so compute_ece treats "
+        "every example as a separate run; inside each, zip() keeps only the probability of "
+        f"token id 0 (<pad>) and the first gold token, and the {RELEASED_EQUAL_MASS_BINS}-bin "
+        "equal-mass 'ECE' of that single pair is |[first token right] - p(<pad>)|. Averaged, "
+        "this is first-token accuracy up to the pad probability. We show it estimated from "
+        "the stored predictions with the run's tokenizer (p(<pad>) taken as 0); it needs the "
+        "run's tokenizer.json and is blank without it.",
+        "Verdicts: reproduced = our run matches the paper's setting (model, teacher, labels, "
+        "data fractions, schedule, train/test sizes) and the paper value lies inside our "
+        f"{spec.level:.0%} "
+        "CI; not reproduced = same setting, outside the CI; not comparable = any setting "
+        "differs (listed); missing = no run.",
+    ]

@@ -1,0 +1,205 @@
+"""The report's sections: verdicts, per-dataset results, calibration, training curves,
+ablations and provenance, each built from the computed tables and the run store.
+
+Figures are written as PNG and SVG under the figures folder; the HTML embeds the PNG file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from reports._calibration import CONFIDENCE_DEFINITION, CONFIDENCE_SHORT, MIN_RELIABLE_N
+from reports._calibration_table import reliability_data
+from reports._collect import RunStore
+from reports._examples import condition_label
+from reports._figures import (
+    ablation_curve,
+    noise_curve,
+    reliability_figure,
+    save_figure,
+    training_curves_figure,
+)
+from reports._format import (
+    calibration_display,
+    ci_label,
+    claims_display,
+    paired_calibration_display,
+    paired_display,
+    summary_display,
+    verdict_display,
+)
+from reports._html import Section
+from reports._provenance import provenance_tables
+from reports._stats import BootstrapSpec
+from reports._tables import ALPHA
+
+NOISE_LEVEL = "noise.level"
+
+
+@dataclass
+class ReportTables:
+    """Every computed table of one report (raw numbers)."""
+
+    summary: pd.DataFrame
+    paired: pd.DataFrame
+    calibration: pd.DataFrame
+    paired_calibration: pd.DataFrame
+    verdicts: pd.DataFrame
+    claims: pd.DataFrame
+    missing: pd.DataFrame
+
+
+def _safe(name: str) -> str:
+    """A file-name-safe version of ``name``."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+
+
+def _save(fig: Figure, directory: Path, name: str, written: list[Path]) -> Path:
+    """Write PNG and SVG, record both, return the PNG (embedded in the HTML from the file)."""
+    paths = save_figure(fig, directory, _safe(name))
+    written += paths
+    return paths[0]
+
+
+def verdict_section(tables: ReportTables, spec: BootstrapSpec) -> Section:
+    """Paper numbers and claims beside ours, with verdicts."""
+    return Section(
+        "Verdicts against the papers",
+        "Our accuracy beside each paper number. reproduced: same setting and the paper value "
+        f"inside our {spec.level:.0%} CI; not comparable: another model, profile or data size "
+        "(reason shown). † = reconstructed from stated gains, not read from a paper table.",
+        tables=[
+            ("Paper numbers vs ours (accuracy %)", verdict_display(tables.verdicts)),
+            (
+                "Directional claims vs our Holm-corrected paired tests",
+                claims_display(tables.claims),
+            ),
+        ],
+    )
+
+
+def dataset_sections(store: RunStore, tables: ReportTables, spec: BootstrapSpec) -> list[Section]:
+    """One section per dataset: accuracy summary and paired comparisons."""
+    if store.empty:
+        return []
+    summary = summary_display(tables.summary, store.variant_keys)
+    paired = paired_display(tables.paired, store.variant_keys)
+    sections = []
+    for dataset in sorted(tables.summary["dataset"].unique()):
+        section = Section(f"Results: {dataset}")
+        section.tables.append(
+            (f"Test accuracy, {spec.describe()}", summary[summary["dataset"] == dataset])
+        )
+        if not paired.empty:
+            section.tables.append(
+                (
+                    "Paired comparisons on the same test examples (Holm across datasets; "
+                    f"a claim needs Holm p < {ALPHA})",
+                    paired[paired["dataset"] == dataset],
+                )
+            )
+        sections.append(section)
+    return sections
+
+
+def calibration_section(
+    store: RunStore, tables: ReportTables, figures_dir: Path, written: list[Path]
+) -> Section:
+    """Calibration tables and one reliability diagram per suite x profile x dataset."""
+    section = Section("Calibration", CONFIDENCE_DEFINITION + ".")
+    if store.empty:
+        section.notes.append("No finished runs: nothing to calibrate.")
+        return section
+    section.tables.append(
+        (
+            f"Calibration per condition (value [{ci_label(tables.calibration)}]); "
+            + CONFIDENCE_DEFINITION,
+            calibration_display(tables.calibration, store.variant_keys),
+        )
+    )
+    section.tables.append(
+        (
+            "Paired ECE differences (10 equal-width bins; negative = a better calibrated); "
+            + CONFIDENCE_DEFINITION,
+            paired_calibration_display(tables.paired_calibration, store.variant_keys),
+        )
+    )
+    for (suite, profile, dataset), runs in store.runs.groupby(["suite", "profile", "dataset"]):
+        panels = {}
+        for _, group in runs.groupby("config_hash", sort=False):
+            label = condition_label(group.iloc[0], store.variant_keys)
+            panels[label] = reliability_data(store, list(group["run_id"]))
+        title = f"Reliability: {dataset} ({suite}, {profile})"
+        fig = reliability_figure(dict(sorted(panels.items())), title, CONFIDENCE_SHORT)
+        png = _save(fig, figures_dir, f"reliability-{suite}-{profile}-{dataset}", written)
+        section.figures.append((f"{title}; pooled over seeds, 10 equal-width bins", png))
+    if (tables.calibration["warning"] != "").any():
+        section.notes.append(f"Fewer than {MIN_RELIABLE_N} test examples: ECE is noisy there.")
+    return section
+
+
+def training_section(store: RunStore, figures_dir: Path, written: list[Path]) -> Section:
+    """Loss terms and validation accuracy vs step, one figure per suite x profile x dataset."""
+    section = Section("Training curves")
+    if store.train_log.empty:
+        section.notes.append("No training logs.")
+        return section
+    labels = {r["run_id"]: condition_label(r, store.variant_keys) for _, r in store.runs.iterrows()}
+    log = store.train_log.assign(strategy=store.train_log["run_id"].map(labels))
+    for (suite, profile, dataset), runs in store.runs.groupby(["suite", "profile", "dataset"]):
+        rows = log[log["run_id"].isin(runs["run_id"])]
+        title = f"Training: {dataset} ({suite}, {profile})"
+        fig = training_curves_figure(rows, title)
+        png = _save(fig, figures_dir, f"training-{suite}-{profile}-{dataset}", written)
+        section.figures.append((f"{title}: every loss term and validation accuracy vs step", png))
+    return section
+
+
+def ablation_section(
+    store: RunStore, summary: pd.DataFrame, figures_dir: Path, written: list[Path]
+) -> Section:
+    """Accuracy vs every swept numeric config value (noise level: one panel per noise type)."""
+    section = Section("Ablations and sweeps")
+    numeric = [
+        k for k in store.variant_keys if pd.to_numeric(summary[k], errors="coerce").notna().all()
+    ]
+    if not numeric:
+        section.notes.append("No swept numeric config value in these runs.")
+        return section
+    for key in numeric:
+        for (suite, profile, dataset), rows in summary.groupby(["suite", "profile", "dataset"]):
+            others = [k for k in store.variant_keys if k != key]
+            rows = rows.assign(condition=[condition_label(r, others) for _, r in rows.iterrows()])
+            if key == NOISE_LEVEL:
+                fig = noise_curve(rows.assign(strategy=rows["condition"]))
+            else:
+                fig = ablation_curve(rows, key, hue="condition")
+            fig.suptitle(f"accuracy vs {key}: {dataset} ({suite}, {profile})")
+            png = _save(fig, figures_dir, f"ablation-{key}-{suite}-{profile}-{dataset}", written)
+            section.figures.append(
+                (f"accuracy vs {key} with {ci_label(summary)} band: {dataset}", png)
+            )
+    return section
+
+
+def provenance_section(store: RunStore) -> Section:
+    """Versions, commits, devices, data and tokenizer checksums, config hashes."""
+    tables = provenance_tables(store)
+    captions = {
+        "configs": "Config hashes per condition (the run directory names)",
+        "versions": "Package versions (runs per version)",
+        "git": "cotbench git commit of the runs",
+        "environment": "Python, platform, device, threads",
+        "data": "Data sources and sha256 checksums",
+        "tokenizers": "Tokenizer checksums",
+    }
+    return Section(
+        "Provenance",
+        "Read from each run's env.json and config.json.",
+        tables=[(captions[name], tables[name]) for name in captions],
+    )

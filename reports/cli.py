@@ -1,0 +1,80 @@
+"""``bench report``: the report subcommand (wired into ``bench.cli`` by ``add_report_parser``).
+
+Usage::
+
+    bench report [--suite S] [--profile P] [--runs-dir runs] [--out report.html]
+                 [--tables-dir DIR] [--pair A:B ...] [--resamples N] [--bootstrap-seed N]
+
+Heavy imports (pandas, matplotlib) happen inside the command.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from bench.errors import ConfigError
+
+
+def parse_pair(text: str) -> tuple[str, str]:
+    """``"dss+kl:dss"`` -> ``("dss+kl", "dss")``."""
+    a, sep, b = text.partition(":")
+    if not sep or not a.strip() or not b.strip():
+        raise ConfigError(f"--pair {text!r}: expected A:B, e.g. dss+kl:dss")
+    return a.strip(), b.strip()
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from reports._report import build_report
+    from reports._stats import BootstrapSpec
+
+    spec = BootstrapSpec(
+        resamples=args.resamples, seed=args.bootstrap_seed, permutations=args.permutations
+    )
+    result = build_report(
+        args.runs_dir,
+        suite=args.suite,
+        profile=args.profile,
+        out=args.out,
+        tables_dir=args.tables_dir,
+        spec=spec,
+        pairs=[parse_pair(p) for p in args.pair],
+        n_examples=args.examples,
+    )
+    print(f"report: {result.html} ({result.n_runs} finished runs)")
+    print(f"tables: {len(result.tables)} files, figures: {len(result.figures)} files")
+    for message in result.missing:
+        print(f"missing: {message}")
+    return 0
+
+
+def add_report_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``report`` subcommand to ``bench``'s subparsers."""
+    report = subparsers.add_parser(
+        "report", help="tables, calibration, figures and one self-contained HTML report"
+    )
+    report.add_argument(
+        "--suite", help="only this suite, by name or suite YAML file (default: every suite)"
+    )
+    report.add_argument("--profile", help="only this profile (default: every profile)")
+    report.add_argument("--runs-dir", default="runs", help="run store directory (default: ./runs)")
+    report.add_argument("--out", default="report.html", help="HTML file (default: report.html)")
+    report.add_argument(
+        "--tables-dir",
+        help="CSV/Markdown/LaTeX tables and figures/ (default: <out stem>-tables beside --out)",
+    )
+    report.add_argument(
+        "--pair",
+        action="append",
+        default=[],
+        metavar="A:B",
+        help="also compare strategy A with B (dss+mi:dss and dss:finetune always)",
+    )
+    report.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples")
+    report.add_argument("--bootstrap-seed", type=int, default=0, help="resampling seed")
+    report.add_argument(
+        "--permutations", type=int, default=10000, help="sign flips per paired test"
+    )
+    report.add_argument(
+        "--examples", type=int, default=5, help="example predictions per dataset (default 5)"
+    )
+    report.set_defaults(func=_cmd_report)
