@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from bench.errors import BenchError
 from reports.cli import add_report_parser
+from sweeps.cli import add_sweep_parsers
 
 
 def _cmd_data_check(args: argparse.Namespace) -> int:
@@ -129,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     lister = sub.add_parser("list", help="suites, profiles, strategies, datasets, model presets")
     lister.set_defaults(func=_cmd_list)
     add_report_parser(sub)
+    add_sweep_parsers(sub)
     return parser
 
 

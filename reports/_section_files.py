@@ -30,7 +30,10 @@ def _load(path: Path) -> Section:
         title=data["title"],
         text=data.get("text", ""),
         tables=[
-            (t["caption"], pd.read_csv(folder / t["csv"], keep_default_na=False))
+            (
+                t["caption"],
+                pd.read_csv(folder / t.get("display_csv", t["csv"]), keep_default_na=False),
+            )
             for t in data.get("tables", [])
         ],
         figures=[(f["caption"], folder / f["png"]) for f in data.get("figures", [])],

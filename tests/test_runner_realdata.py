@@ -14,9 +14,19 @@ pytestmark = [pytest.mark.slow, pytest.mark.realdata]
 
 @pytest.mark.parametrize("dataset", ["cqa", "svamp", "esnli", "anli1"])
 def test_tiny_run_on_real_data(dss_data_dir, tmp_path, dataset):
-    config = tiny_config(dataset=dataset, strategy="dss", max_train=32, max_eval=6, max_steps=2,
-                         eval_every=2, vocab_size=400, max_input_length=96)
-    result = run_one(config, suite="t", runs_dir=tmp_path, data_dir=dss_data_dir, echo=lambda _: None)
+    config = tiny_config(
+        dataset=dataset,
+        strategy="dss",
+        max_train=32,
+        max_eval=6,
+        max_steps=2,
+        eval_every=2,
+        vocab_size=400,
+        max_input_length=96,
+    )
+    result = run_one(
+        config, suite="t", runs_dir=tmp_path, data_dir=dss_data_dir, echo=lambda _: None
+    )
     rows = read_jsonl(result.directory / "predictions.jsonl")
     splits = load_run_data(config, dss_data_dir)
     assert [r["id"] for r in rows] == [ex.id for ex in splits.test]

@@ -1,0 +1,246 @@
+"""``bench ablate``: a grid over one config key, trained through the run store and summarised.
+
+:func:`plan_ablation` expands suite x profile x datasets x strategies x seeds for every value of
+the key and validates every config (so bad keys and values fail before any training);
+:func:`run_ablation` trains what is not a cache hit, then writes the ablation table (test accuracy
+and ECE with 95% bootstrap CIs, a paired test of each value against the key's default), the
+ablation figure and the report section into the output directory.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench.config import RunConfig
+from bench.errors import ConfigError
+from bench.plan import execute_plan
+from bench.store import run_dir
+from bench.suites import load_suite, plan_runs
+from sweeps._figures import ablation_figure
+from sweeps._keys import check_vary_key, coerce_values, config_value, default_values
+from sweeps._reporting import (
+    CONFIDENCE_DEFINITION,
+    BootstrapSpec,
+    bootstrap_interval,
+    ece,
+    holm,
+    interval_column,
+    mean_metric,
+    p_value,
+    paired_accuracy_test,
+    pct,
+    save_figure,
+)
+from sweeps._results import Arm, load_arm
+from sweeps._section import export_section_table, figure_entry, write_section
+
+TABLE_NAME = "ablation"
+FIGURE_NAME = "ablation"
+
+
+@dataclass(frozen=True)
+class AblationPlan:
+    """Every run of an ablation, validated, with the key's default per dataset."""
+
+    suite: str
+    profile: str
+    key: str
+    values: tuple[Any, ...]  # the grid, in order, every default included
+    defaults: dict[str, Any]  # dataset -> the key's value from the suite, profile and --set
+    runs: tuple[tuple[Any, RunConfig], ...]  # (value, config) in training order
+
+    @property
+    def configs(self) -> list[RunConfig]:
+        """The run configs in training order."""
+        return [config for _, config in self.runs]
+
+
+def plan_ablation(
+    suite: str,
+    key: str,
+    values: Sequence[Any] | None = None,
+    *,
+    profile: str | None = None,
+    datasets: list[str] | None = None,
+    strategies: list[str] | None = None,
+    seeds: list[int] | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> AblationPlan:
+    """Validate the key and values and expand the grid (raises ConfigError before any training).
+
+    ``values=None`` takes the key's default grid; the key's default value is always added.
+    """
+    check_vary_key(key)
+    overrides = dict(overrides or {})
+    if key in overrides:
+        raise ConfigError(f"--set {key}=... conflicts with --vary {key}")
+    parsed = load_suite(suite)
+    selection = {"datasets": datasets, "strategies": strategies, "seeds": seeds}
+    profile_name, base = plan_runs(parsed, profile, overrides=overrides, **selection)
+    defaults = {c.dataset: config_value(c, key) for c in base}
+    grid = (
+        list(values) if values is not None else default_values(key, next(iter(defaults.values())))
+    )
+    grid = _ordered(coerce_values(key, [*grid, *defaults.values()]))
+    runs = []
+    for value in grid:
+        _, configs = plan_runs(
+            parsed, profile_name, overrides={**overrides, key: value}, **selection
+        )
+        runs.extend((value, config) for config in configs)
+    return AblationPlan(parsed.name, profile_name, key, tuple(grid), defaults, tuple(runs))
+
+
+def _ordered(values: list[Any]) -> list[Any]:
+    """Numbers in increasing order; anything else as given."""
+    numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+    return sorted(values) if numeric else values
+
+
+def default_out_dir(runs_dir: str | Path, plan: AblationPlan) -> Path:
+    """``<runs_dir>/ablations/<suite>-<key>``."""
+    return Path(runs_dir) / "ablations" / f"{plan.suite}-{plan.key}"
+
+
+def _arms(plan: AblationPlan, runs_dir: Path) -> dict[tuple[str, str, Any], Arm]:
+    groups: dict[tuple[str, str, Any], list[Path]] = {}
+    for value, config in plan.runs:
+        groups.setdefault((config.dataset, config.strategy, value), []).append(
+            run_dir(runs_dir, plan.suite, config)
+        )
+    return {group: load_arm(directories) for group, directories in groups.items()}
+
+
+def ablation_table(plan: AblationPlan, runs_dir: str | Path, spec: BootstrapSpec) -> pd.DataFrame:
+    """One row per dataset x strategy x value: accuracy and ECE with CIs, paired test vs default.
+
+    ``diff`` is the test-accuracy difference to the key's default value on the same test examples
+    (NaN for the default itself, or when the value changes the test examples); ``p_holm`` adjusts
+    the p-values over the whole table.
+    """
+    rows = []
+    arms = _arms(plan, Path(runs_dir))
+    for (dataset, strategy, value), arm in arms.items():
+        default = arms[(dataset, strategy, plan.defaults[dataset])]
+        accuracy = bootstrap_interval(mean_metric, [arm.correct], spec)
+        calibration = bootstrap_interval(ece, [arm.confidence, arm.correct], spec)
+        row = {
+            "dataset": dataset,
+            "strategy": strategy,
+            plan.key: value,
+            "is_default": value == plan.defaults[dataset],
+            "seeds": arm.correct.shape[0],
+            "n": arm.correct.shape[1],
+            "accuracy": accuracy.estimate,
+            "accuracy_low": accuracy.low,
+            "accuracy_high": accuracy.high,
+            "ece": calibration.estimate,
+            "ece_low": calibration.low,
+            "ece_high": calibration.high,
+            "valid_accuracy": arm.valid_accuracy,
+            "diff": math.nan,
+            "diff_low": math.nan,
+            "diff_high": math.nan,
+            "p_value": math.nan,
+        }
+        if not row["is_default"] and arm.ids == default.ids:
+            paired = paired_accuracy_test(arm.correct, default.correct, spec)
+            row.update(
+                diff=paired.estimate,
+                diff_low=paired.low,
+                diff_high=paired.high,
+                p_value=paired.p_value,
+            )
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    tested = table["p_value"].notna()
+    table["p_holm"] = math.nan
+    if tested.any():
+        table.loc[tested, "p_holm"] = holm(table.loc[tested, "p_value"].tolist())
+    return table
+
+
+def ablation_display(table: pd.DataFrame, key: str) -> pd.DataFrame:
+    """The table as text: percentages, intervals, the default value marked."""
+    marked = [
+        f"{value} (default)" if default else str(value)
+        for value, default in zip(table[key], table["is_default"], strict=True)
+    ]
+    return pd.DataFrame(
+        {
+            "dataset": table["dataset"],
+            "strategy": table["strategy"],
+            key: marked,
+            "seeds": table["seeds"],
+            "test acc (%)": table["accuracy"].map(pct),
+            "95% CI": interval_column(table, "accuracy_low", "accuracy_high"),
+            "ECE (%)": table["ece"].map(pct),
+            "ECE 95% CI": interval_column(table, "ece_low", "ece_high"),
+            "valid acc (%)": table["valid_accuracy"].map(pct),
+            "Δ vs default (points)": table["diff"].map(pct),
+            "Δ 95% CI": interval_column(table, "diff_low", "diff_high"),
+            "p (Holm)": table["p_holm"].map(p_value),
+        }
+    )
+
+
+def run_ablation(
+    plan: AblationPlan,
+    *,
+    runs_dir: str | Path = "runs",
+    data_dir: str | Path | None = None,
+    out: str | Path | None = None,
+    spec: BootstrapSpec | None = None,
+) -> Path:
+    """Train the plan (finished runs are cache hits), write table, figure and section.
+
+    Returns the path of the section file.
+    """
+    spec = spec or BootstrapSpec()
+    out_dir = Path(out) if out is not None else default_out_dir(runs_dir, plan)
+    execute_plan(plan.suite, plan.profile, plan.configs, runs_dir=runs_dir, data_dir=data_dir)
+    table = ablation_table(plan, runs_dir, spec)
+    where = f"suite {plan.suite}, profile {plan.profile}"
+    caption = (
+        f"Ablation of {plan.key} ({where}): test accuracy of the checkpoint chosen on validation "
+        f"and ECE (10 equal-width bins), {spec.describe()}; Δ = paired difference to the default "
+        f"value on the same test examples, sign-flip p-value, Holm-adjusted over the table. "
+        f"{CONFIDENCE_DEFINITION}."
+    )
+    entry = export_section_table(
+        table, ablation_display(table, plan.key), out_dir, TABLE_NAME, caption
+    )
+    figure = ablation_figure(table, plan.key, plan.values, plan.defaults)
+    figure_paths = save_figure(figure, out_dir, FIGURE_NAME)
+    figure_caption = (
+        f"Test accuracy and ECE against {plan.key} per strategy ({where}); band = 95% CI; "
+        "dashed line = the default value."
+    )
+    return write_section(
+        out_dir,
+        kind="ablation",
+        title=f"Ablation: {plan.key} ({where})",
+        text=(
+            f"{plan.key} takes the values {', '.join(map(str, plan.values))} in "
+            f"{len(plan.runs)} runs; each value is compared with the default "
+            f"({', '.join(f'{d}: {v}' for d, v in plan.defaults.items())}) on the same test "
+            "examples. Checkpoints are chosen on validation; the table reports test."
+        ),
+        tables=[entry],
+        figures=[figure_entry(figure_paths, figure_caption)],
+        details={
+            "suite": plan.suite,
+            "profile": plan.profile,
+            "key": plan.key,
+            "values": list(plan.values),
+            "defaults": plan.defaults,
+            "runs": [run_dir(Path(), plan.suite, c).as_posix() for c in plan.configs],
+            "bootstrap": spec.describe(),
+        },
+    )

@@ -1,0 +1,213 @@
+"""The end of a sweep: best parameters, their re-evaluation on TEST next to the defaults, figures.
+
+The study chose its best trial on validation accuracy. :func:`finish_sweep` retrains the best
+parameters and the defaults (the plan without the trial's parameters) with several seeds, compares
+them on the same test examples (paired bootstrap CI and sign-flip p-value, Holm over datasets and
+default strategies), draws Optuna's optimisation-history and parameter-importance figures, and
+writes the trials table and the report section into ``<runs_dir>/sweeps/<study>/``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench.errors import BenchError
+from bench.plan import execute_plan
+from bench.store import run_dir
+from sweeps._figures import optuna_figures
+from sweeps._reporting import (
+    BootstrapSpec,
+    bootstrap_interval,
+    holm,
+    interval_column,
+    mean_metric,
+    p_value,
+    paired_accuracy_test,
+    pct,
+)
+from sweeps._results import load_arm
+from sweeps._section import export_section_table, figure_entry, write_section
+from sweeps._spec import SweepSpec, TrialPlan
+from sweeps._storage import describe_storage, open_storage
+
+FIGURE_CAPTIONS = {
+    "history": "Optimisation history: validation accuracy of each trial and the best so far.",
+    "importance": "Parameter importances (Optuna's default evaluator) for validation accuracy.",
+}
+
+
+def default_out_dir(spec: SweepSpec) -> Path:
+    """``<runs_dir>/sweeps/<study>``."""
+    return Path(spec.runs_dir) / "sweeps" / spec.study
+
+
+def _groups(plan: TrialPlan, runs_dir: Path) -> dict[tuple[str, str], list[Path]]:
+    groups: dict[tuple[str, str], list[Path]] = {}
+    for config in plan.configs:
+        groups.setdefault((config.dataset, config.strategy), []).append(
+            run_dir(runs_dir, plan.suite, config)
+        )
+    return groups
+
+
+def reevaluation_table(
+    best: TrialPlan, defaults: TrialPlan, runs_dir: str | Path, spec: BootstrapSpec
+) -> pd.DataFrame:
+    """Per dataset and default strategy: test accuracy of the defaults and of the best
+    parameters (95% CIs) and their paired difference on the same test examples."""
+    best_groups, default_groups = _groups(best, Path(runs_dir)), _groups(defaults, Path(runs_dir))
+    rows = []
+    for (dataset, strategy), directories in default_groups.items():
+        default = load_arm(directories)
+        for (best_dataset, best_strategy), best_directories in best_groups.items():
+            if best_dataset != dataset:
+                continue
+            tuned = load_arm(best_directories)
+            default_acc = bootstrap_interval(mean_metric, [default.correct], spec)
+            best_acc = bootstrap_interval(mean_metric, [tuned.correct], spec)
+            row = {
+                "dataset": dataset,
+                "default_strategy": strategy,
+                "best_strategy": best_strategy,
+                "seeds": tuned.correct.shape[0],
+                "n": tuned.correct.shape[1],
+                "default_accuracy": default_acc.estimate,
+                "default_low": default_acc.low,
+                "default_high": default_acc.high,
+                "best_accuracy": best_acc.estimate,
+                "best_low": best_acc.low,
+                "best_high": best_acc.high,
+                "diff": math.nan,
+                "diff_low": math.nan,
+                "diff_high": math.nan,
+                "p_value": math.nan,
+            }
+            if tuned.ids == default.ids:
+                paired = paired_accuracy_test(tuned.correct, default.correct, spec)
+                row.update(
+                    diff=paired.estimate,
+                    diff_low=paired.low,
+                    diff_high=paired.high,
+                    p_value=paired.p_value,
+                )
+            rows.append(row)
+    table = pd.DataFrame(rows)
+    tested = table["p_value"].notna()
+    table["p_holm"] = math.nan
+    if tested.any():
+        table.loc[tested, "p_holm"] = holm(table.loc[tested, "p_value"].tolist())
+    return table
+
+
+def reevaluation_display(table: pd.DataFrame) -> pd.DataFrame:
+    """The re-evaluation table as text."""
+    return pd.DataFrame(
+        {
+            "dataset": table["dataset"],
+            "default": table["default_strategy"],
+            "best": table["best_strategy"],
+            "seeds": table["seeds"],
+            "default acc (%)": table["default_accuracy"].map(pct),
+            "default 95% CI": interval_column(table, "default_low", "default_high"),
+            "best acc (%)": table["best_accuracy"].map(pct),
+            "best 95% CI": interval_column(table, "best_low", "best_high"),
+            "Δ (points)": table["diff"].map(pct),
+            "Δ 95% CI": interval_column(table, "diff_low", "diff_high"),
+            "p (Holm)": table["p_holm"].map(p_value),
+        }
+    )
+
+
+def trials_frames(study: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every trial (raw) and its display version: number, state, value, parameters."""
+    raw = study.trials_dataframe(attrs=("number", "state", "value", "params", "user_attrs"))
+    params = [c for c in raw.columns if c.startswith("params_")]
+    display = raw[["number", "state", "value", *params]].copy()
+    display["value"] = display["value"].map(pct)
+    display.columns = [c.removeprefix("params_") for c in display.columns]
+    return raw, display
+
+
+def finish_sweep(
+    spec: SweepSpec,
+    *,
+    eval_seeds: Sequence[int] = (),
+    out: str | Path | None = None,
+    bootstrap: BootstrapSpec | None = None,
+) -> Path:
+    """Write the sweep's tables, figures and report section; returns the section's path.
+
+    With ``eval_seeds``, the best parameters and the defaults are trained with those seeds
+    (finished runs are cache hits) and compared on test.
+    """
+    import optuna
+    from optuna.trial import TrialState
+
+    bootstrap = bootstrap or BootstrapSpec()
+    out_dir = Path(out) if out is not None else default_out_dir(spec)
+    study = optuna.load_study(study_name=spec.study, storage=open_storage(spec.storage_target))
+    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        raise BenchError(f"study {spec.study}: no completed trial yet")
+    best = study.best_trial
+    counts = {s.name: len(study.get_trials(deepcopy=False, states=(s,))) for s in TrialState}
+    raw, display = trials_frames(study)
+    trials_caption = (
+        f"Trials of study {spec.study}: validation accuracy (%) of each trial's runs (mean), "
+        "and its parameters."
+    )
+    tables = [export_section_table(raw, display, out_dir, "trials", trials_caption)]
+    figures = [
+        figure_entry(paths, FIGURE_CAPTIONS[name])
+        for name, paths in optuna_figures(study, out_dir).items()
+    ]
+    if eval_seeds:
+        best_plan = spec.plan(best.params, seeds=eval_seeds)
+        default_plan = spec.plan({}, seeds=eval_seeds)
+        configs = list({*best_plan.configs, *default_plan.configs})
+        execute_plan(
+            best_plan.suite,
+            best_plan.profile,
+            sorted(configs, key=lambda c: (c.dataset, c.strategy, c.config_hash(), c.seed)),
+            runs_dir=spec.runs_dir,
+            data_dir=spec.data_dir,
+        )
+        table = reevaluation_table(best_plan, default_plan, spec.runs_dir, bootstrap)
+        caption = (
+            f"Best trial #{best.number} of study {spec.study} re-evaluated on test with seeds "
+            f"{', '.join(map(str, eval_seeds))} next to the defaults; {bootstrap.describe()}; "
+            "Δ = paired difference on the same test examples, sign-flip p-value, Holm-adjusted."
+        )
+        display = reevaluation_display(table)
+        tables.append(export_section_table(table, display, out_dir, "reevaluation", caption))
+    text = (
+        f"Optuna study {spec.study} over space {spec.space.name} "
+        f"({spec.space.description}); objective: mean validation accuracy, "
+        f"{spec.study_direction}; sampler {spec.sampler} (seed {spec.seed}), pruner {spec.pruner}."
+        f" Best trial #{best.number}: validation accuracy {pct(best.value)}%, parameters "
+        + ", ".join(f"{k}={v}" for k, v in best.params.items())
+        + "."
+    )
+    return write_section(
+        out_dir,
+        kind="sweep",
+        title=f"Sweep: {spec.study} (space {spec.space.name}, suite {spec.suite})",
+        text=text,
+        tables=tables,
+        figures=figures,
+        details={
+            "study": spec.study,
+            "storage": describe_storage(spec.storage_target),
+            "space": spec.space.to_dict(),
+            "sampler": spec.sampler,
+            "pruner": spec.pruner,
+            "seed": spec.seed,
+            "trials": counts,
+            "best": {"number": best.number, "value": best.value, "params": best.params},
+            "eval_seeds": list(eval_seeds),
+        },
+    )

@@ -1,0 +1,160 @@
+"""The ``bench ablate`` and ``bench sweep`` subcommands: thin layers over :mod:`sweeps`.
+
+``bench/cli.py`` calls :func:`add_sweep_parsers`; each command imports the library when it runs
+and reports bad input as a :class:`~bench.errors.ConfigError` (one ``error:`` line, exit code 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from bench.errors import ConfigError
+
+DEFAULT_EVAL_SEEDS = "0,1,2"
+
+
+def _split(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def _ints(flag: str, value: str | None) -> list[int] | None:
+    try:
+        return [int(v) for v in _split(value) or []] or None
+    except ValueError:
+        raise ConfigError(f"{flag} {value}: expected comma-separated integers") from None
+
+
+def _add_plan_flags(parser: argparse.ArgumentParser, suite_required: bool) -> None:
+    suite_help = "built-in suite name or a suite YAML file"
+    if suite_required:
+        parser.add_argument("--suite", required=True, help=suite_help)
+    else:
+        parser.add_argument("--suite", default="smoke", help=f"{suite_help} (default: smoke)")
+    parser.add_argument("--profile", help="suite profile (default: the suite's default profile)")
+    parser.add_argument("--datasets", help="comma-separated subset of the suite's datasets")
+    parser.add_argument("--strategies", help="comma-separated strategies")
+    parser.add_argument("--seeds", help="comma-separated seeds (default: the profile's)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any config key in every run, e.g. --set noise.type=swap",
+    )
+    parser.add_argument("--runs-dir", default="runs", help="run store directory (default: ./runs)")
+    parser.add_argument(
+        "--data-dir", help="DSS data directory (default: $COTBENCH_DATA, else ./data)"
+    )
+
+
+def _cmd_ablate(args: argparse.Namespace) -> int:
+    from bench.config import parse_set_options
+    from bench.plan import describe_plan
+    from sweeps._ablate import plan_ablation, run_ablation
+    from sweeps._keys import parse_values
+
+    plan = plan_ablation(
+        args.suite,
+        args.vary,
+        parse_values(args.values) if args.values else None,
+        profile=args.profile,
+        datasets=_split(args.datasets),
+        strategies=_split(args.strategies),
+        seeds=_ints("--seeds", args.seeds),
+        overrides=parse_set_options(args.set),
+    )
+    print(f"ablation of {plan.key}: {', '.join(map(str, plan.values))}")
+    print(describe_plan(plan.suite, plan.profile, plan.configs, args.runs_dir))
+    if args.dry_run:
+        return 0
+    section = run_ablation(plan, runs_dir=args.runs_dir, data_dir=args.data_dir, out=args.out)
+    print(f"ablation table, figure and report section in {section.parent}")
+    return 0
+
+
+def _spec(args: argparse.Namespace) -> Any:
+    from bench.config import parse_set_options
+    from sweeps._spaces import load_space
+    from sweeps._spec import SweepSpec
+
+    datasets, strategies = _split(args.datasets), _split(args.strategies)
+    seeds = _ints("--seeds", args.seeds)
+    return SweepSpec(
+        study=args.study,
+        space=load_space(args.space),
+        trials=args.trials,
+        suite=args.suite,
+        profile=args.profile,
+        datasets=tuple(datasets) if datasets else None,
+        strategies=tuple(strategies) if strategies else None,
+        seeds=tuple(seeds) if seeds else None,
+        overrides=parse_set_options(args.set),
+        storage=args.storage,
+        runs_dir=args.runs_dir,
+        data_dir=args.data_dir,
+        workers=args.workers,
+        timeout=args.timeout,
+        sampler=args.sampler,
+        pruner=args.pruner,
+        seed=args.seed,
+        direction=args.direction,
+    )
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from sweeps._finish import finish_sweep
+    from sweeps._study import run_sweep
+
+    spec = _spec(args)
+    eval_seeds = [] if args.no_eval else _ints("--eval-seeds", args.eval_seeds) or []
+    run_sweep(spec)
+    section = finish_sweep(spec, eval_seeds=eval_seeds, out=args.out)
+    print(f"sweep tables, figures and report section in {section.parent}")
+    return 0
+
+
+def add_sweep_parsers(subparsers: Any) -> None:
+    """Add ``ablate`` and ``sweep`` to ``bench``'s subparsers."""
+    from sweeps._samplers import DIRECTIONS, PRUNERS, SAMPLERS
+
+    ablate = subparsers.add_parser(
+        "ablate", help="grid over one config key: table, figure and report section"
+    )
+    ablate.add_argument("--vary", required=True, metavar="KEY", help="config key, e.g. alpha3")
+    ablate.add_argument("--values", help="comma-separated values (default: the key's default grid)")
+    _add_plan_flags(ablate, suite_required=True)
+    ablate.add_argument(
+        "--out", help="output directory (default: <runs-dir>/ablations/<suite>-<key>)"
+    )
+    ablate.add_argument("--dry-run", action="store_true", help="print the plan and exit")
+    ablate.set_defaults(func=_cmd_ablate)
+
+    sweep = subparsers.add_parser(
+        "sweep", help="Optuna study over a search space; objective: validation accuracy"
+    )
+    sweep.add_argument("--study", required=True, help="study name")
+    sweep.add_argument("--space", required=True, help="built-in space (alphas, noise) or YAML file")
+    sweep.add_argument(
+        "--trials", type=int, required=True, help="finished trials wanted, over all workers"
+    )
+    _add_plan_flags(sweep, suite_required=False)
+    sweep.add_argument(
+        "--storage",
+        help="Optuna RDB URL, e.g. postgresql://user@host/db, or a journal file path "
+        "(default: <runs-dir>/optuna/<study>.journal)",
+    )
+    sweep.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
+    sweep.add_argument("--timeout", type=float, help="seconds after which no trial starts")
+    sweep.add_argument("--sampler", choices=SAMPLERS, default="tpe", help="default: tpe")
+    sweep.add_argument("--pruner", choices=PRUNERS, default="median", help="default: median")
+    sweep.add_argument("--seed", type=int, default=0, help="sampler seed (default: 0)")
+    sweep.add_argument("--direction", choices=DIRECTIONS, help="default: the space's")
+    sweep.add_argument(
+        "--eval-seeds",
+        default=DEFAULT_EVAL_SEEDS,
+        help=f"seeds of the best trial's test re-evaluation (default: {DEFAULT_EVAL_SEEDS})",
+    )
+    sweep.add_argument("--no-eval", action="store_true", help="skip the test re-evaluation")
+    sweep.add_argument("--out", help="output directory (default: <runs-dir>/sweeps/<study>)")
+    sweep.set_defaults(func=_cmd_sweep)
