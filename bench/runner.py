@@ -10,8 +10,12 @@ import functools
 import shutil
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
+
+import torch
+from accelerate import PartialState
 
 from bench.batching import encode_pairs
 from bench.config import RunConfig
@@ -109,26 +113,27 @@ def run_one(
     """
     config.validate()
     directory = run_dir(Path(runs_dir), suite, config)
-    if is_finished(directory):
+    # one process, or one of several under `accelerate launch` / `torchrun` (gloo on a CPU host)
+    process = PartialState(cpu=not torch.cuda.is_available())
+    finished = is_finished(directory)
+    process.wait_for_everyone()
+    if finished:
         check_same_config(directory, config)
         if not force:
             return RunResult(directory, True, read_json(directory / "metrics.json"))
-        echo(f"--force: previous run moved to {move_aside(directory)}")
-    with run_lock(directory):
+        if process.is_main_process:
+            echo(f"--force: previous run moved to {move_aside(directory)}")
+        process.wait_for_everyone()
+    with run_lock(directory) if process.is_main_process else nullcontext():
         return _train_and_evaluate(
             config, (suite, profile), directory, data_dir, interrupt_at_step, on_validation
         )
 
 
-def _train_and_evaluate(
-    config: RunConfig,
-    origin: tuple[str, str | None],
-    directory: Path,
-    data_dir: str | Path | None,
-    interrupt_at_step: int | None,
-    on_validation: Callable[[int, dict], None] | None,
-) -> RunResult:
-    check_same_config(directory, config)
+def _record_start(
+    directory: Path, config: RunConfig, origin: tuple[str, str | None], loaded, env: dict
+) -> None:
+    """Write the resolved config (first), the tokenizer and the environment record."""
     suite, profile = origin
     write_json(
         directory / "config.json",
@@ -140,29 +145,36 @@ def _train_and_evaluate(
             "config": config.to_dict(),
         },
     )
+    if loaded.tokenizer_file is not None:
+        shutil.copyfile(loaded.tokenizer_file, directory / "tokenizer.json")
+    elif getattr(loaded.tokenizer, "backend_tokenizer", None) is not None:
+        loaded.tokenizer.backend_tokenizer.save(str(directory / "tokenizer.json"))
+    write_json(directory / "env.json", env)
+
+
+def _train_and_evaluate(
+    config: RunConfig,
+    origin: tuple[str, str | None],
+    directory: Path,
+    data_dir: str | Path | None,
+    interrupt_at_step: int | None,
+    on_validation: Callable[[int, dict], None] | None,
+) -> RunResult:
+    check_same_config(directory, config)
     started = time.perf_counter()
     splits = load_run_data(config, data_dir)
     train_examples = apply_noise(splits.train, config.noise)
     strategy = STRATEGIES.get(config.strategy)(config)
     accelerator = make_accelerator(config)
-    loaded = load_model(config.model, tokenizer_corpus(splits), config.vocab_size, config.seed)
+    main = accelerator.is_main_process
+    with accelerator.main_process_first():  # one process trains a preset's tokenizer
+        loaded = load_model(config.model, tokenizer_corpus(splits), config.vocab_size, config.seed)
     model, tokenizer = loaded.model, loaded.tokenizer
     strategy.setup(model)
-    sep = tokenizer.eos_token
-    encoded = encode_pairs(
-        tokenizer,
-        [strategy.training_pairs(ex, sep) for ex in train_examples],
-        config.max_input_length,
-        config.max_target_length,
-    )
-    if loaded.tokenizer_file is not None:
-        shutil.copyfile(loaded.tokenizer_file, directory / "tokenizer.json")
-    elif getattr(tokenizer, "backend_tokenizer", None) is not None:
-        tokenizer.backend_tokenizer.save(str(directory / "tokenizer.json"))
-    write_json(
-        directory / "env.json",
-        {
+    if main:
+        env = {
             **environment_record(accelerator.device),
+            "num_processes": accelerator.num_processes,
             "data_sources": splits.sources,
             "tokenizer_sha256": file_sha256(loaded.tokenizer_file)
             if loaded.tokenizer_file
@@ -172,7 +184,14 @@ def _train_and_evaluate(
                 "valid": len(splits.valid),
                 "test": len(splits.test),
             },
-        },
+        }
+        _record_start(directory, config, origin, loaded, env)
+    sep = tokenizer.eos_token
+    encoded = encode_pairs(
+        tokenizer,
+        [strategy.training_pairs(ex, sep) for ex in train_examples],
+        config.max_input_length,
+        config.max_target_length,
     )
     settings = EvalSettings(
         splits.metric,
@@ -206,8 +225,7 @@ def _train_and_evaluate(
         results["best"] = evaluate(model, tokenizer, strategy, splits.test, test_settings)
     other = "last" if config.select == "best" else "best"
     files = {config.select: "predictions.jsonl", other: f"predictions-{other}.jsonl"}
-    for which, name in files.items():
-        write_jsonl(directory / name, results[which][1])
+    suite, profile = origin
     metrics = {
         "status": FINISHED,
         "suite": suite,
@@ -225,6 +243,10 @@ def _train_and_evaluate(
         "prediction_files": files,
         "timing": {"train_s": trained - started, "eval_s": time.perf_counter() - trained},
     }
-    shutil.rmtree(directory / "checkpoints", ignore_errors=True)
-    write_json(directory / "metrics.json", metrics)
+    if main:
+        for which, name in files.items():
+            write_jsonl(directory / name, results[which][1])
+        shutil.rmtree(directory / "checkpoints", ignore_errors=True)
+        write_json(directory / "metrics.json", metrics)  # last: marks the run finished
+    accelerator.wait_for_everyone()
     return RunResult(directory, False, metrics)

@@ -65,15 +65,19 @@ class Suite:
         return name, self.profiles[name]
 
 
+def packaged_yaml_names(package: str, folder: str) -> list[str]:
+    """Names (without ``.yaml``) of the YAML files shipped in ``package/folder``."""
+    files = (resources.files(package) / folder).iterdir()
+    return sorted(p.name.removesuffix(".yaml") for p in files if p.name.endswith(".yaml"))
+
+
 def suite_names() -> list[str]:
     """The built-in suites."""
-    folder = resources.files("bench") / "suites"
-    return sorted(
-        p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml")
-    )
+    return packaged_yaml_names("bench", "suites")
 
 
-def _check_keys(where: str, data: dict, allowed: set[str]) -> None:
+def check_keys(where: str, data: dict, allowed: set[str]) -> None:
+    """ConfigError naming ``where`` when ``data`` has keys outside ``allowed``."""
     unknown = set(data) - allowed
     if unknown:
         raise ConfigError(
@@ -94,9 +98,9 @@ def load_suite(name: str) -> Suite:
             raise ConfigError(f"unknown suite {name!r}; known: {', '.join(suite_names())}")
         text, suite_name = (resources.files("bench") / "suites" / f"{name}.yaml").read_text(), name
     data = yaml.safe_load(text) or {}
-    _check_keys(f"suite {suite_name}", data, SUITE_KEYS)
+    check_keys(f"suite {suite_name}", data, SUITE_KEYS)
     for profile, body in (data.get("profiles") or {}).items():
-        _check_keys(f"suite {suite_name} profile {profile}", body or {}, PROFILE_KEYS)
+        check_keys(f"suite {suite_name} profile {profile}", body or {}, PROFILE_KEYS)
     return Suite(
         name=suite_name,
         description=data.get("description", ""),

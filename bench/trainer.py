@@ -7,6 +7,10 @@ VALIDATION split and the best weights are kept; test is never looked at here. Ev
 ``Accelerator.save_state``, plus the loop's own state) is written atomically; a restarted run
 resumes from the latest one, and because the batch order is a pure function of (seed, step) it
 ends with the same numbers as an uninterrupted run on CPU.
+
+Under ``accelerate launch`` with several processes each process trains on its share of every
+batch (gradients are averaged by DDP), every process evaluates (identical weights give identical
+numbers), and only the main process writes files.
 """
 
 from __future__ import annotations
@@ -78,21 +82,30 @@ def _latest_checkpoint(directory: Path) -> Path | None:
 
 
 def _save_checkpoint(accelerator: Accelerator, state: TrainState, directory: Path) -> None:
+    """Every process saves its part (Accelerate writes per-process RNG states); the main
+    process then renames the finished directory into place and drops older ones."""
     tmp = directory / f".tmp-step-{state.step:08d}"
-    shutil.rmtree(tmp, ignore_errors=True)  # a half-written temp dir from a crash
-    accelerator.save_state(str(tmp))
-    write_json(tmp / "trainer_state.json", asdict(state))
-    final = directory / f"step-{state.step:08d}"
-    tmp.rename(final)
-    for old in directory.glob("step-*"):
-        if old != final:
-            shutil.rmtree(old)
+    if accelerator.is_main_process:
+        shutil.rmtree(tmp, ignore_errors=True)  # a half-written temp dir from a crash
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(tmp), safe_serialization=False)  # T5 shares its embeddings
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        write_json(tmp / "trainer_state.json", asdict(state))
+        final = directory / f"step-{state.step:08d}"
+        tmp.rename(final)
+        for old in directory.glob("step-*"):
+            if old != final:
+                shutil.rmtree(old)
+    accelerator.wait_for_everyone()
 
 
-def _save_best(module: nn.Module, path: Path) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(module.state_dict(), tmp)
-    tmp.replace(path)
+def _save_best(accelerator: Accelerator, module: nn.Module, path: Path) -> None:
+    if accelerator.is_main_process:
+        tmp = path.with_suffix(".tmp")
+        torch.save(module.state_dict(), tmp)
+        tmp.replace(path)
+    accelerator.wait_for_everyone()
 
 
 def train(
@@ -140,7 +153,7 @@ def train(
         total=config.max_steps,
         initial=state.step,
         desc=f"{config.strategy} {config.dataset}",
-        disable=None,
+        disable=None if accelerator.is_main_process else True,
         leave=False,
     )
     window: dict[str, float] = {}
@@ -150,7 +163,7 @@ def train(
         for micro in range(config.grad_accum):
             indices = batch_indices(
                 n_examples, config.batch_size, config.seed, state.step * config.grad_accum + micro
-            )
+            )[accelerator.process_index :: accelerator.num_processes]  # this process's share
             batch = _to_device(collate(encoded, indices, pad_id), accelerator.device)
             with accelerator.autocast():
                 total, parts = module(batch)
@@ -187,17 +200,19 @@ def train(
             state.history.append({"kind": "valid", "step": state.step, **metrics})
             if metrics["accuracy"] > state.best_accuracy:
                 state.best_accuracy, state.best_step = metrics["accuracy"], state.step
-                _save_best(unwrapped, ckpt_dir / "best.pt")
+                _save_best(accelerator, unwrapped, ckpt_dir / "best.pt")
             if on_validation is not None:
                 on_validation(state.step, metrics)
 
         if state.step % config.checkpoint_every == 0 and state.step < config.max_steps:
             _save_checkpoint(accelerator, state, ckpt_dir)
-            write_jsonl(work_dir / "train_log.jsonl", state.history)
+            if accelerator.is_main_process:
+                write_jsonl(work_dir / "train_log.jsonl", state.history)
         if interrupt_at_step is not None and state.step == interrupt_at_step:
             raise TrainingInterrupted(f"interrupted at step {state.step}")
     bar.close()
-    write_jsonl(work_dir / "train_log.jsonl", state.history)
+    if accelerator.is_main_process:
+        write_jsonl(work_dir / "train_log.jsonl", state.history)
     return state
 
 

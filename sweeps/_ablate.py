@@ -9,7 +9,6 @@ ablation figure and the report section into the output directory.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,15 +28,13 @@ from sweeps._reporting import (
     BootstrapSpec,
     bootstrap_interval,
     ece,
-    holm,
     interval_column,
     mean_metric,
     p_value,
-    paired_accuracy_test,
     pct,
     save_figure,
 )
-from sweeps._results import Arm, load_arm
+from sweeps._results import Arm, load_arm, paired_columns, with_holm
 from sweeps._section import export_section_table, figure_entry, write_section
 
 TABLE_NAME = "ablation"
@@ -144,26 +141,10 @@ def ablation_table(plan: AblationPlan, runs_dir: str | Path, spec: BootstrapSpec
             "ece_low": calibration.low,
             "ece_high": calibration.high,
             "valid_accuracy": arm.valid_accuracy,
-            "diff": math.nan,
-            "diff_low": math.nan,
-            "diff_high": math.nan,
-            "p_value": math.nan,
         }
-        if not row["is_default"] and arm.ids == default.ids:
-            paired = paired_accuracy_test(arm.correct, default.correct, spec)
-            row.update(
-                diff=paired.estimate,
-                diff_low=paired.low,
-                diff_high=paired.high,
-                p_value=paired.p_value,
-            )
+        row.update(paired_columns(arm, default, spec, test=not row["is_default"]))
         rows.append(row)
-    table = pd.DataFrame(rows)
-    tested = table["p_value"].notna()
-    table["p_holm"] = math.nan
-    if tested.any():
-        table.loc[tested, "p_holm"] = holm(table.loc[tested, "p_value"].tolist())
-    return table
+    return with_holm(rows)
 
 
 def ablation_display(table: pd.DataFrame, key: str) -> pd.DataFrame:

@@ -9,7 +9,6 @@ writes the trials table and the report section into ``<runs_dir>/sweeps/<study>/
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,14 +22,12 @@ from sweeps._figures import optuna_figures
 from sweeps._reporting import (
     BootstrapSpec,
     bootstrap_interval,
-    holm,
     interval_column,
     mean_metric,
     p_value,
-    paired_accuracy_test,
     pct,
 )
-from sweeps._results import load_arm
+from sweeps._results import load_arm, paired_columns, with_holm
 from sweeps._section import export_section_table, figure_entry, write_section
 from sweeps._spec import SweepSpec, TrialPlan
 from sweeps._storage import describe_storage, open_storage
@@ -82,26 +79,10 @@ def reevaluation_table(
                 "best_accuracy": best_acc.estimate,
                 "best_low": best_acc.low,
                 "best_high": best_acc.high,
-                "diff": math.nan,
-                "diff_low": math.nan,
-                "diff_high": math.nan,
-                "p_value": math.nan,
+                **paired_columns(tuned, default, spec),
             }
-            if tuned.ids == default.ids:
-                paired = paired_accuracy_test(tuned.correct, default.correct, spec)
-                row.update(
-                    diff=paired.estimate,
-                    diff_low=paired.low,
-                    diff_high=paired.high,
-                    p_value=paired.p_value,
-                )
             rows.append(row)
-    table = pd.DataFrame(rows)
-    tested = table["p_value"].notna()
-    table["p_holm"] = math.nan
-    if tested.any():
-        table.loc[tested, "p_holm"] = holm(table.loc[tested, "p_value"].tolist())
-    return table
+    return with_holm(rows)
 
 
 def reevaluation_display(table: pd.DataFrame) -> pd.DataFrame:

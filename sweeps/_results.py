@@ -6,15 +6,22 @@ into ``[seeds, examples]`` arrays in id order, the shape the bootstrap and paire
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from bench.errors import BenchError
 from bench.store import read_json, read_jsonl
-from sweeps._reporting import calibration_confidence
+from sweeps._reporting import (
+    BootstrapSpec,
+    calibration_confidence,
+    holm,
+    paired_accuracy_test,
+)
 
 
 @dataclass(frozen=True)
@@ -48,3 +55,27 @@ def load_arm(directories: Sequence[Path]) -> Arm:
         valid_accuracy=float(np.mean(valid)),
         directories=tuple(directories),
     )
+
+
+def paired_columns(arm: Arm, baseline: Arm, spec: BootstrapSpec, test: bool = True) -> dict:
+    """``diff`` (accuracy of ``arm`` minus ``baseline``), its CI and p-value; NaN when ``test``
+    is False or the two arms were scored on different test examples."""
+    if not test or arm.ids != baseline.ids:
+        return {"diff": math.nan, "diff_low": math.nan, "diff_high": math.nan, "p_value": math.nan}
+    paired = paired_accuracy_test(arm.correct, baseline.correct, spec)
+    return {
+        "diff": paired.estimate,
+        "diff_low": paired.low,
+        "diff_high": paired.high,
+        "p_value": paired.p_value,
+    }
+
+
+def with_holm(rows: list[dict]) -> pd.DataFrame:
+    """The rows as a table with ``p_holm``: Holm-adjusted over every tested row."""
+    table = pd.DataFrame(rows)
+    tested = table["p_value"].notna()
+    table["p_holm"] = math.nan
+    if tested.any():
+        table.loc[tested, "p_holm"] = holm(table.loc[tested, "p_value"].tolist())
+    return table

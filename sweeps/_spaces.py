@@ -26,6 +26,7 @@ import yaml
 
 from bench.config import RunConfig, apply_overrides, valid_keys
 from bench.errors import ConfigError
+from bench.suites import check_keys, packaged_yaml_names
 from sweeps._samplers import DIRECTIONS
 
 SPACE_KEYS = {"description", "direction", "strategies", "params"}
@@ -122,25 +123,13 @@ class SearchSpace:
 
 def space_names() -> list[str]:
     """The built-in search spaces."""
-    folder = resources.files("sweeps") / "spaces"
-    return sorted(
-        p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml")
-    )
-
-
-def _check_keys(where: str, data: dict, allowed: set[str]) -> None:
-    unknown = set(data) - allowed
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown key(s) {', '.join(sorted(unknown))}; "
-            f"expected {', '.join(sorted(allowed))}"
-        )
+    return packaged_yaml_names("sweeps", "spaces")
 
 
 def _param(where: str, key: str, body: Any) -> Param:
     if not isinstance(body, dict):
         raise ConfigError(f"{where}: expected a mapping with type: ...")
-    _check_keys(where, body, PARAM_KEYS)
+    check_keys(where, body, PARAM_KEYS)
     kind = body.get("type")
     if kind not in PARAM_TYPES:
         raise ConfigError(f"{where}: type: expected one of {', '.join(PARAM_TYPES)}; got {kind!r}")
@@ -175,7 +164,7 @@ def load_space(name: str) -> SearchSpace:
         space_name = name
     where = f"space {space_name}"
     data = yaml.safe_load(text) or {}
-    _check_keys(where, data, SPACE_KEYS)
+    check_keys(where, data, SPACE_KEYS)
     direction = data.get("direction", "maximize")
     if direction not in DIRECTIONS:
         raise ConfigError(f"{where}: direction: expected one of {', '.join(DIRECTIONS)}")
