@@ -175,15 +175,16 @@ def apply_overrides(config: RunConfig, overrides: Mapping[str, Any]) -> RunConfi
 
     Nested mappings (``{"noise": {"level": 0.5}}``) work too. Unknown keys raise ConfigError.
     """
-    flat = _flatten(overrides)
+    flat = flatten(overrides)
     return _apply(config, flat, "")
 
 
-def _flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"noise": {"level": 0.1}}`` -> ``{"noise.level": 0.1}``."""
     flat: dict[str, Any] = {}
     for key, value in mapping.items():
         if isinstance(value, Mapping):
-            flat.update(_flatten(value, f"{prefix}{key}."))
+            flat.update(flatten(value, f"{prefix}{key}."))
         else:
             flat[prefix + key] = value
     return flat

@@ -7,7 +7,6 @@ Only the files a run writes are read (``config.json``, ``env.json``, ``metrics.j
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,12 +14,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.config import UNHASHED_KEYS
-from bench.store import iter_runs, read_json, read_jsonl
+from bench.config import UNHASHED_KEYS, flatten
+from bench.store import SEED_DIR, iter_runs, read_json, read_jsonl
 
 GROUP_KEYS = ["suite", "profile", "dataset", "strategy", "config_hash"]
 IDENTITY_KEYS = {"dataset", "strategy", "seed"}  # always their own columns, never "varying"
-SEED_DIR = re.compile(r"seed-\d+")  # moved-aside runs (seed-0.replaced-...) are not runs
 UNRECORDED_PROFILE = "unrecorded"  # runs made without a suite profile (direct run_one calls)
 
 
@@ -64,17 +62,6 @@ class RunStore:
         table = rows.pivot(index="run_id", columns="id", values=column).loc[run_ids]
         table = table.dropna(axis=1) if ids is None else table[ids]
         return table.to_numpy(dtype=float), [str(c) for c in table.columns]
-
-
-def flatten(mapping: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"noise": {"level": 0.1}}`` -> ``{"noise.level": 0.1}``."""
-    flat: dict[str, Any] = {}
-    for key, value in mapping.items():
-        if isinstance(value, dict):
-            flat.update(flatten(value, f"{prefix}{key}."))
-        else:
-            flat[prefix + key] = value
-    return flat
 
 
 def _profile(record: dict[str, Any]) -> str:
@@ -165,8 +152,6 @@ def collect_runs(
     envs: dict[str, dict[str, Any]] = {}
     finished = set()
     for directory in iter_runs(runs_dir) if runs_dir.is_dir() else []:
-        if not SEED_DIR.fullmatch(directory.name):
-            continue
         finished.add(directory)
         record = read_json(directory / "config.json")
         if suite is not None and record["suite"] != suite:
