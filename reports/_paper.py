@@ -176,7 +176,7 @@ def differences(
 ) -> list[str]:
     """Why a run (flat ``config``, train/test sizes) is not in the paper's setting ([] if it is)."""
     reasons = [
-        f"{key} = {config.get(key)} (paper: {expected})"
+        f"{key} = {config.get(key)} (paper: {'all' if expected is None else expected})"
         for key, expected in setting.items()
         if not _same(config.get(key), expected)
     ]
