@@ -89,7 +89,7 @@ def test_not_comparable_names_the_differences(tmp_path):
     row = _verdict(_store(tmp_path, model="tiny-t5", max_train=2000), 0.62, 0.65)
     assert row["verdict"] == "not comparable"
     assert "model = tiny-t5 (paper: google/t5-v1_1-base)" in row["reason"]
-    assert "max_train = 2000 (paper: None)" in row["reason"]
+    assert "max_train = 2000 (paper: all)" in row["reason"]
 
 
 def test_not_comparable_on_a_smaller_training_set(tmp_path):
