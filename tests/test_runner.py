@@ -142,3 +142,11 @@ def test_cli_unknown_suite(capsys):
 def test_metrics_json_is_valid_json(reference_run):
     _, result = reference_run
     assert json.loads((result.directory / "metrics.json").read_text())["status"] == "finished"
+
+
+def test_cli_missing_data_fails_before_training(tmp_path, capsys):
+    args = ["run", "--suite", "paper-table", "--datasets", "svamp", "--runs-dir", str(tmp_path)]
+    assert main([*args, "--data-dir", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err
+    assert "svamp" in err and "bench data fetch" in err and err.count("\n") == 1
+    assert not any(tmp_path.iterdir())
