@@ -9,6 +9,7 @@ confidences are saved so that calibration can choose its definition.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -155,7 +156,7 @@ def evaluate(
                 "prediction": prediction,
                 "generated": text,
                 "correct": labels_match(settings.metric, prediction, ex.gold or ""),
-                "confidence": float(torch.tensor(logprob).exp()),
+                "confidence": math.exp(logprob),
                 "candidate_probs": cand,
             }
             if cand is not None:
