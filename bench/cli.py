@@ -81,6 +81,27 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from bench.bundle import export_bundle
+
+    out = export_bundle(args.runs_dir, args.suite, args.profile, args.out, force=args.force)
+    print(f"bundle written to {out}")
+    return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from bench.bundle import manifest_files, render_mismatches, verify_bundle
+
+    found = verify_bundle(args.path)
+    if found:
+        print(render_mismatches(found))
+        return 1
+    files = manifest_files(args.path)
+    n_runs = sum(name.endswith("/metrics.json") for name in files)
+    print(f"ok: {len(files)} files, {n_runs} runs verified")
+    return 0
+
+
 def _split(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
@@ -126,6 +147,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--dry-run", action="store_true", help="print the plan and exit")
     run.set_defaults(func=_cmd_run)
+
+    export = sub.add_parser(
+        "export", help="write a results bundle (runs, summary CSV, provenance, manifest)"
+    )
+    export.add_argument("--suite", required=True, help="suite name as recorded in the runs")
+    export.add_argument("--profile", required=True, help="profile as recorded in the runs")
+    export.add_argument("--runs-dir", default="runs", help="run store directory (default: ./runs)")
+    export.add_argument("--out", required=True, help="bundle directory to create")
+    export.add_argument("--force", action="store_true", help="replace an existing bundle")
+    export.set_defaults(func=_cmd_export)
+
+    verify = sub.add_parser(
+        "verify", help="re-derive a bundle's hashes, metrics and summary table from its files"
+    )
+    verify.add_argument("path", help="bundle directory")
+    verify.set_defaults(func=_cmd_verify)
 
     lister = sub.add_parser("list", help="suites, profiles, strategies, datasets, model presets")
     lister.set_defaults(func=_cmd_list)

@@ -1,0 +1,310 @@
+"""Results bundles: ``bench export`` writes one, ``bench verify`` re-derives its numbers.
+
+A bundle holds, for every finished run of one suite and profile, the files of the run store
+below ``runs/<suite>/<dataset>/<strategy>/<config-hash>/seed-<n>/`` (predictions gzip-compressed
+with a zero timestamp, so equal runs give equal bytes), the summary table ``summary.csv`` with
+its bootstrap settings, ``provenance.json`` (versions, commits, config hashes, data checksums)
+and ``MANIFEST.json`` (the sha256 of every other file; written last).
+
+Verification checks the manifest, recomputes each run's test metrics from its predictions and
+its config hash from its recorded config, and recomputes every summary-table cell with the
+recorded bootstrap settings: counts and accuracies exactly, other floats to :data:`TOLERANCE`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import math
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from bench.config import config_from_dict
+from bench.errors import BenchError
+from bench.metrics import accuracy_summary
+from bench.provenance import file_sha256, git_commit, package_versions
+from bench.store import SEED_DIR, read_json, write_json, write_text_atomic
+
+if TYPE_CHECKING:
+    from reports import BootstrapSpec
+
+MANIFEST = "MANIFEST.json"
+PROVENANCE = "provenance.json"
+SUMMARY = "summary.csv"
+RUNS = "runs"
+RUN_FILES = ("config.json", "env.json", "metrics.json", "train_log.jsonl", "tokenizer.json")
+TOLERANCE = 1e-9  # for floats other than accuracies (mean confidence, stderr, CI bounds)
+EXACT_METRICS = ("accuracy", "n", "n_correct", "candidate_accuracy")
+SUMMARY_EXACT = ("n_seeds", "n_test", "n_train", "boot_resamples", "boot_seed", "accuracy")
+
+
+class Mismatch(NamedTuple):
+    """A number (or hash) the bundle states that verification could not re-derive."""
+
+    file: str  # path inside the bundle
+    cell: str  # which value, e.g. ``test.best.accuracy`` or ``sha256``
+    stated: Any
+    recomputed: Any
+
+
+def gzip_bytes(data: bytes) -> bytes:
+    """Deterministic gzip: no file name, mtime 0."""
+    return gzip.compress(data, compresslevel=9, mtime=0)
+
+
+def _copy_run(source: Path, target: Path) -> None:
+    target.mkdir(parents=True)
+    for name in RUN_FILES:
+        if (source / name).is_file():
+            shutil.copyfile(source / name, target / name)
+    for name in read_json(source / "metrics.json")["prediction_files"].values():
+        (target / f"{name}.gz").write_bytes(gzip_bytes((source / name).read_bytes()))
+
+
+def _distinct(values: Iterable[Any]) -> list[Any]:
+    """The distinct JSON values of ``values``, in canonical order."""
+    unique = {json.dumps(v, sort_keys=True): v for v in values}
+    return [unique[key] for key in sorted(unique)]
+
+
+def _provenance(runs: Path, suite: str, profile: str, spec: BootstrapSpec) -> dict[str, Any]:
+    envs = {str(p.parent.relative_to(runs)): read_json(p) for p in sorted(runs.rglob("env.json"))}
+    configs = [read_json(p) for p in sorted(runs.rglob("config.json"))]
+    data: dict[str, str] = {}
+    for env in envs.values():
+        data.update(env.get("data_sources", {}))
+    return {
+        "suite": suite,
+        "profile": profile,
+        "exported_with": {"versions": package_versions(), "git": git_commit()},
+        "versions": _distinct(e.get("versions") for e in envs.values()),
+        "git": _distinct(e.get("git") for e in envs.values()),
+        "config_hashes": sorted({c["config_hash"] for c in configs}),
+        "data_sources": data,
+        "tokenizer_sha256": _distinct(e.get("tokenizer_sha256") for e in envs.values()),
+        "runs": sorted(envs),
+        "summary": {
+            "file": SUMMARY,
+            "bootstrap": {"resamples": spec.resamples, "seed": spec.seed, "level": spec.level},
+        },
+    }
+
+
+def _summary_csv(bundle: Path, suite: str, profile: str, spec: BootstrapSpec) -> str:
+    """The summary table of the bundle's runs as CSV (raw numbers)."""
+    from reports import collect_runs, summary_table
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = collect_runs(_unpacked(bundle, Path(tmp)), suite=suite, profile=profile)
+        return summary_table(store, spec).to_csv(index=False)
+
+
+def _write_manifest(bundle: Path) -> None:
+    files = {
+        str(p.relative_to(bundle)): file_sha256(p)
+        for p in sorted(bundle.rglob("*"))
+        if p.is_file() and p.name != MANIFEST
+    }
+    write_json(bundle / MANIFEST, {"algorithm": "sha256", "files": files})
+
+
+def export_bundle(
+    runs_dir: str | Path,
+    suite: str,
+    profile: str,
+    out: str | Path,
+    *,
+    spec: BootstrapSpec | None = None,
+    force: bool = False,
+) -> Path:
+    """Write the bundle of ``suite``/``profile`` from ``runs_dir`` to ``out`` and return it.
+
+    ``spec`` is the :class:`reports.BootstrapSpec` of the summary table (default settings if
+    None). An existing ``out`` is replaced only with ``force``.
+    """
+    from reports import BootstrapSpec, collect_runs
+
+    spec = spec or BootstrapSpec()
+    runs_dir, out = Path(runs_dir), Path(out)
+    if out.exists() and not force:
+        raise BenchError(f"{out}: already exists (use --force to replace it)")
+    run_ids = list(collect_runs(runs_dir, suite=suite, profile=profile).runs["run_id"])
+    if not run_ids:
+        raise BenchError(f"{runs_dir}: no finished runs of suite {suite!r}, profile {profile!r}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    old = staging.with_name(f"{staging.name}-replaced")
+    try:
+        for run_id in run_ids:
+            _copy_run(runs_dir / run_id, staging / RUNS / run_id)
+        write_text_atomic(staging / SUMMARY, _summary_csv(staging, suite, profile, spec))
+        write_json(staging / PROVENANCE, _provenance(staging / RUNS, suite, profile, spec))
+        _write_manifest(staging)
+        if out.exists():
+            out.rename(old)
+        staging.rename(out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+    return out
+
+
+def _unpacked(bundle: Path, target: Path) -> Path:
+    """The bundle's runs as a run store (predictions decompressed) under ``target``."""
+    for source in sorted((bundle / RUNS).glob("*/*/*/*/seed-*")):
+        if not SEED_DIR.fullmatch(source.name):
+            continue
+        directory = target / source.relative_to(bundle / RUNS)
+        directory.mkdir(parents=True)
+        for path in source.iterdir():
+            if path.suffix == ".gz":
+                (directory / path.stem).write_bytes(gzip.decompress(path.read_bytes()))
+            else:
+                shutil.copyfile(path, directory / path.name)
+    return target
+
+
+def manifest_files(bundle: str | Path) -> dict[str, str]:
+    """``{path: sha256}`` as the bundle's manifest states it."""
+    path = Path(bundle) / MANIFEST
+    if not path.is_file():
+        raise BenchError(f"{bundle}: not a results bundle (no {MANIFEST})")
+    return read_json(path)["files"]
+
+
+def _check_manifest(bundle: Path, stated: dict[str, str]) -> list[Mismatch]:
+    present = {
+        str(p.relative_to(bundle)) for p in bundle.rglob("*") if p.is_file() and p.name != MANIFEST
+    }
+    found = []
+    for name in sorted(present | set(stated)):
+        actual = file_sha256(bundle / name) if name in present else "missing"
+        if stated.get(name, "not in manifest") != actual:
+            found.append(Mismatch(name, "sha256", stated.get(name, "not in manifest"), actual))
+    return found
+
+
+def _differs(stated: Any, recomputed: Any, exact: bool) -> bool:
+    if isinstance(stated, float) and isinstance(recomputed, float):
+        if math.isnan(stated) and math.isnan(recomputed):
+            return False
+        if not exact:
+            return not math.isclose(stated, recomputed, rel_tol=0, abs_tol=TOLERANCE)
+    return stated != recomputed
+
+
+def _prediction_metrics(path: Path) -> dict[str, Any]:
+    rows = [json.loads(line) for line in gzip.decompress(path.read_bytes()).splitlines() if line]
+    metrics: dict[str, Any] = accuracy_summary([r["correct"] for r in rows])
+    scored = [r for r in rows if r.get("candidate_probs") is not None]
+    if scored:
+        correct = [r["candidate_correct"] for r in scored]
+        metrics["candidate_accuracy"] = accuracy_summary(correct)["accuracy"]
+    if rows:
+        metrics["mean_confidence"] = sum(r["confidence"] for r in rows) / len(rows)
+    return metrics
+
+
+def _compare(file: str, prefix: str, stated: dict, recomputed: dict) -> list[Mismatch]:
+    return [
+        Mismatch(file, f"{prefix}.{key}", stated.get(key), value)
+        for key, value in recomputed.items()
+        if _differs(stated.get(key), value, key in EXACT_METRICS)
+    ]
+
+
+def _check_run(bundle: Path, directory: Path) -> list[Mismatch]:
+    rel = str(directory.relative_to(bundle))
+    metrics_file, config_file = f"{rel}/metrics.json", f"{rel}/config.json"
+    metrics, record = read_json(directory / "metrics.json"), read_json(directory / "config.json")
+    found = []
+    recomputed_hash = config_from_dict(record["config"]).config_hash()
+    for file, cell, stated in (
+        (config_file, "config_hash", record["config_hash"]),
+        (metrics_file, "config_hash", metrics["config_hash"]),
+        (rel, "config_hash (directory)", directory.parent.name),
+    ):
+        if stated != recomputed_hash:
+            found.append(Mismatch(file, cell, stated, recomputed_hash))
+    if directory.name != f"seed-{record['config']['seed']}":
+        found.append(Mismatch(config_file, "config.seed", record["config"]["seed"], directory.name))
+    for checkpoint, name in sorted(metrics["prediction_files"].items()):
+        path = directory / f"{name}.gz"
+        if not path.is_file():
+            found.append(Mismatch(f"{rel}/{name}.gz", "file", "present", "missing"))
+            continue
+        recomputed = _prediction_metrics(path)
+        stated = metrics["test"][checkpoint]
+        found += _compare(metrics_file, f"test.{checkpoint}", stated, recomputed)
+        if checkpoint == metrics["selected"]:
+            found += _compare(metrics_file, "primary", metrics["primary"], recomputed)
+    return found
+
+
+def _check_summary(bundle: Path, provenance: dict[str, Any]) -> list[Mismatch]:
+    import pandas as pd
+
+    from reports import BootstrapSpec
+
+    spec = BootstrapSpec(**provenance["summary"]["bootstrap"])
+    recomputed_csv = _summary_csv(bundle, provenance["suite"], provenance["profile"], spec)
+    stated = pd.read_csv(bundle / SUMMARY)
+    recomputed = pd.read_csv(io.StringIO(recomputed_csv))
+    if list(stated.columns) != list(recomputed.columns) or len(stated) != len(recomputed):
+        return [
+            Mismatch(
+                SUMMARY,
+                "shape",
+                f"{len(stated)} rows: {', '.join(stated.columns)}",
+                f"{len(recomputed)} rows: {', '.join(recomputed.columns)}",
+            )
+        ]
+    found = []
+    for i in range(len(stated)):
+        row = recomputed.iloc[i]
+        label = f"{row.get('dataset')}/{row.get('strategy')}/{row.get('config_hash')}"
+        for column in stated.columns:
+            a, b = _plain(stated.iloc[i][column]), _plain(row[column])
+            if _differs(a, b, column in SUMMARY_EXACT):
+                found.append(Mismatch(SUMMARY, f"{label} {column}", a, b))
+    return found
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value (``3 == 3.0`` then holds across dtypes)."""
+    return value.item() if hasattr(value, "item") else value
+
+
+def verify_bundle(path: str | Path) -> list[Mismatch]:
+    """Every stated number or hash of the bundle at ``path`` that does not re-derive."""
+    bundle = Path(path)
+    found = _check_manifest(bundle, manifest_files(bundle))
+    for metrics in sorted((bundle / RUNS).glob("*/*/*/*/seed-*/metrics.json")):
+        if SEED_DIR.fullmatch(metrics.parent.name):
+            found += _guarded(
+                str(metrics.parent.relative_to(bundle)), _check_run, bundle, metrics.parent
+            )
+    for name in (PROVENANCE, SUMMARY):
+        if not (bundle / name).is_file():
+            return [*found, Mismatch(name, "file", "present", "missing")]
+    return found + _guarded(SUMMARY, _check_summary, bundle, read_json(bundle / PROVENANCE))
+
+
+def _guarded(file: str, check: Callable[..., list[Mismatch]], *args: Any) -> list[Mismatch]:
+    """``check(*args)``, or one mismatch naming ``file`` when its inputs cannot be read."""
+    try:
+        return check(*args)
+    except (OSError, ValueError, KeyError, TypeError, EOFError) as err:
+        return [Mismatch(file, "readable", "yes", f"{type(err).__name__}: {err}")]
+
+
+def render_mismatches(found: list[Mismatch]) -> str:
+    """A plain-text table: file | cell | stated | recomputed."""
+    rows = [("file", "cell", "stated", "recomputed"), *(tuple(map(str, m)) for m in found)]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = (" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
+    return "\n".join(line.rstrip() for line in lines)

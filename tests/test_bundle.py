@@ -1,0 +1,137 @@
+"""Results bundles: export two tiny runs, verify them, and check that verify names the cell of
+each kind of tampering (a changed accuracy, a removed prediction line, a changed config, a file
+changed without updating the manifest)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bench.bundle import MANIFEST, export_bundle, gzip_bytes, verify_bundle
+from bench.cli import main
+from bench.errors import BenchError
+from bench.provenance import file_sha256
+from bench.runner import run_one
+from bench.store import read_json, write_json
+from tests.helpers import tiny_config
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def runs_dir(tmp_path_factory) -> Path:
+    runs = tmp_path_factory.mktemp("runs")
+    for seed in (0, 1):
+        config = tiny_config(strategy="dss", seed=seed)
+        run_one(config, suite="t", profile="tiny", runs_dir=runs, echo=lambda _: None)
+    return runs
+
+
+@pytest.fixture(scope="module")
+def bundle(runs_dir, tmp_path_factory) -> Path:
+    return export_bundle(runs_dir, "t", "tiny", tmp_path_factory.mktemp("out") / "t-tiny")
+
+
+@pytest.fixture
+def copy(bundle, tmp_path) -> Path:
+    return Path(shutil.copytree(bundle, tmp_path / "bundle"))
+
+
+def _run(bundle: Path, seed: int = 0) -> Path:
+    return next(bundle.glob(f"runs/t/synth/dss/*/seed-{seed}"))
+
+
+def _rehash(bundle: Path) -> None:
+    manifest = read_json(bundle / MANIFEST)
+    manifest["files"] = {name: file_sha256(bundle / name) for name in manifest["files"]}
+    write_json(bundle / MANIFEST, manifest)
+
+
+def _cells(found) -> set[tuple[str, str]]:
+    return {(m.file, m.cell) for m in found}
+
+
+def test_export_writes_a_complete_verifiable_bundle(bundle, runs_dir):
+    files = read_json(bundle / MANIFEST)["files"]
+    run = _run(bundle).relative_to(bundle)
+    for name in ("config.json", "env.json", "metrics.json", "train_log.jsonl", "tokenizer.json"):
+        assert f"{run}/{name}" in files
+    assert f"{run}/predictions.jsonl.gz" in files and f"{run}/predictions-last.jsonl.gz" in files
+    assert {"summary.csv", "provenance.json"} <= files.keys()
+    provenance = read_json(bundle / "provenance.json")
+    assert provenance["summary"]["bootstrap"]["seed"] == 0
+    assert provenance["config_hashes"] == [run.parent.name]
+    assert verify_bundle(bundle) == []
+    with pytest.raises(BenchError, match="already exists"):
+        export_bundle(runs_dir, "t", "tiny", bundle)
+
+
+def test_export_is_deterministic(bundle, runs_dir, tmp_path):
+    again = export_bundle(runs_dir, "t", "tiny", tmp_path / "again")
+    assert read_json(again / MANIFEST)["files"] == read_json(bundle / MANIFEST)["files"]
+
+
+def test_changed_accuracy_is_named(copy):
+    path = _run(copy) / "metrics.json"
+    metrics = read_json(path)
+    metrics["test"]["best"]["accuracy"] = metrics["primary"]["accuracy"] = 0.5
+    write_json(path, metrics)
+    _rehash(copy)
+    found = _cells(verify_bundle(copy))
+    name = str(path.relative_to(copy))
+    assert {(name, "test.best.accuracy"), (name, "primary.accuracy")} == found
+
+
+def test_removed_prediction_line_is_named(copy):
+    path = _run(copy, seed=1) / "predictions.jsonl.gz"
+    lines = gzip.decompress(path.read_bytes()).splitlines(keepends=True)
+    path.write_bytes(gzip_bytes(b"".join(lines[1:])))
+    _rehash(copy)
+    found = _cells(verify_bundle(copy))
+    name = str(path.parent.relative_to(copy) / "metrics.json")
+    assert (name, "test.best.n") in found and (name, "primary.n") in found
+    assert any(file == "summary.csv" and cell.endswith("n_test") for file, cell in found)
+
+
+def test_changed_config_is_named(copy):
+    path = _run(copy) / "config.json"
+    record = read_json(path)
+    record["config"]["lr"] = 0.1
+    write_json(path, record)
+    _rehash(copy)
+    found = _cells(verify_bundle(copy))
+    assert (str(path.relative_to(copy)), "config_hash") in found
+
+
+def test_file_changed_without_rehash_is_named(copy):
+    path = _run(copy) / "train_log.jsonl"
+    path.write_text(path.read_text() + json.dumps({"kind": "train"}) + "\n")
+    (copy / "extra.txt").write_text("x")
+    found = verify_bundle(copy)
+    assert _cells(found) == {(str(path.relative_to(copy)), "sha256"), ("extra.txt", "sha256")}
+
+
+def test_unreadable_metrics_are_named(copy):
+    path = _run(copy) / "metrics.json"
+    path.write_text("not json")
+    found = _cells(verify_bundle(copy))
+    name = str(path.relative_to(copy))
+    assert (name, "sha256") in found and (str(path.parent.relative_to(copy)), "readable") in found
+
+
+def test_cli_exit_codes(bundle, copy, runs_dir, tmp_path, capsys):
+    assert main(["verify", str(bundle)]) == 0
+    assert "ok: 16 files, 2 runs verified" in capsys.readouterr().out
+    (_run(copy) / "env.json").write_text("{}\n")
+    assert main(["verify", str(copy)]) == 1
+    out = capsys.readouterr().out
+    assert "file" in out and "recomputed" in out and "env.json | sha256" in out
+    args = ["export", "--suite", "t", "--profile", "tiny", "--runs-dir", str(runs_dir)]
+    assert main([*args, "--out", str(bundle)]) == 2
+    assert main([*args, "--out", str(copy), "--force"]) == 0
+    assert main(["verify", str(copy)]) == 0
+    assert main(["verify", str(tmp_path)]) == 2
