@@ -2,13 +2,16 @@
 
 A bundle holds, for every finished run of one suite and profile, the files of the run store
 below ``runs/<suite>/<dataset>/<strategy>/<config-hash>/seed-<n>/`` (predictions gzip-compressed
-with a zero timestamp, so equal runs give equal bytes), the summary table ``summary.csv`` with
+with a zero timestamp, so equal runs give equal bytes, and without the ``input`` texts, which are
+the datasets' own and stay out of committed files), the summary table ``summary.csv`` with
 its bootstrap settings, ``provenance.json`` (versions, commits, config hashes, data checksums)
 and ``MANIFEST.json`` (the sha256 of every other file; written last).
 
 Verification checks the manifest, recomputes each run's test metrics from its predictions and
 its config hash from its recorded config, and recomputes every summary-table cell with the
-recorded bootstrap settings: counts and accuracies exactly, other floats to :data:`TOLERANCE`.
+recorded bootstrap settings: counts and accuracies exactly, other floats to a relative
+tolerance of :data:`REL_TOL` (and :data:`ABS_TOL` near zero). ``bench verify --rerun``
+(:mod:`bench._rerun`) also retrains the runs and compares the results.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from bench.config import config_from_dict
 from bench.errors import BenchError
 from bench.metrics import accuracy_summary
 from bench.provenance import file_sha256, git_commit, package_versions
-from bench.store import SEED_DIR, read_json, write_json, write_text_atomic
+from bench.store import SEED_DIR, read_json, read_jsonl, write_json, write_text_atomic
 
 if TYPE_CHECKING:
     from reports import BootstrapSpec
@@ -37,7 +40,8 @@ PROVENANCE = "provenance.json"
 SUMMARY = "summary.csv"
 RUNS = "runs"
 RUN_FILES = ("config.json", "env.json", "metrics.json", "train_log.jsonl", "tokenizer.json")
-TOLERANCE = 1e-9  # for floats other than accuracies (mean confidence, stderr, CI bounds)
+REL_TOL = 1e-9  # for floats other than accuracies (mean confidence, stderr, CI bounds)
+ABS_TOL = 1e-12  # so that tiny values (e.g. confidences near 0) are still compared
 EXACT_METRICS = ("accuracy", "n", "n_correct", "candidate_accuracy")
 SUMMARY_EXACT = ("n_seeds", "n_test", "n_train", "boot_resamples", "boot_seed", "accuracy")
 
@@ -62,7 +66,9 @@ def _copy_run(source: Path, target: Path) -> None:
         if (source / name).is_file():
             shutil.copyfile(source / name, target / name)
     for name in read_json(source / "metrics.json")["prediction_files"].values():
-        (target / f"{name}.gz").write_bytes(gzip_bytes((source / name).read_bytes()))
+        rows = [{k: v for k, v in row.items() if k != "input"} for row in read_jsonl(source / name)]
+        text = "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows)
+        (target / f"{name}.gz").write_bytes(gzip_bytes(text.encode()))
 
 
 def _distinct(values: Iterable[Any]) -> list[Any]:
@@ -188,12 +194,13 @@ def _check_manifest(bundle: Path, stated: dict[str, str]) -> list[Mismatch]:
     return found
 
 
-def _differs(stated: Any, recomputed: Any, exact: bool) -> bool:
+def differs(stated: Any, recomputed: Any, exact: bool) -> bool:
+    """Whether two stated/recomputed values differ: ``exact``, or floats to the tolerance."""
     if isinstance(stated, float) and isinstance(recomputed, float):
         if math.isnan(stated) and math.isnan(recomputed):
             return False
         if not exact:
-            return not math.isclose(stated, recomputed, rel_tol=0, abs_tol=TOLERANCE)
+            return not math.isclose(stated, recomputed, rel_tol=REL_TOL, abs_tol=ABS_TOL)
     return stated != recomputed
 
 
@@ -213,7 +220,7 @@ def _compare(file: str, prefix: str, stated: dict, recomputed: dict) -> list[Mis
     return [
         Mismatch(file, f"{prefix}.{key}", stated.get(key), value)
         for key, value in recomputed.items()
-        if _differs(stated.get(key), value, key in EXACT_METRICS)
+        if differs(stated.get(key), value, key in EXACT_METRICS)
     ]
 
 
@@ -269,7 +276,7 @@ def _check_summary(bundle: Path, provenance: dict[str, Any]) -> list[Mismatch]:
         label = f"{row.get('dataset')}/{row.get('strategy')}/{row.get('config_hash')}"
         for column in stated.columns:
             a, b = _plain(stated.iloc[i][column]), _plain(row[column])
-            if _differs(a, b, column in SUMMARY_EXACT):
+            if differs(a, b, column in SUMMARY_EXACT):
                 found.append(Mismatch(SUMMARY, f"{label} {column}", a, b))
     return found
 

@@ -92,14 +92,30 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _cmd_verify(args: argparse.Namespace) -> int:
     from bench.bundle import manifest_files, render_mismatches, verify_bundle
 
+    subset = _subset(args.subset)
+    files = manifest_files(args.path)
     found = verify_bundle(args.path)
+    if args.rerun:
+        from bench._rerun import bundle_runs, rerun_bundle
+
+        found += rerun_bundle(args.path, subset=subset, data_dir=args.data_dir)
     if found:
         print(render_mismatches(found))
         return 1
-    files = manifest_files(args.path)
     n_runs = sum(name.endswith("/metrics.json") for name in files)
     print(f"ok: {len(files)} files, {n_runs} runs verified")
+    if args.rerun:
+        print(f"ok: {len(bundle_runs(args.path, subset))} runs retrained and matched")
     return 0
+
+
+def _subset(value: str) -> int | None:
+    """``--subset``: ``all`` (None) or a positive number of runs."""
+    if value == "all":
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise BenchError(f"--subset: expected a positive number or 'all', got {value!r}")
+    return int(value)
 
 
 def _split(value: str | None) -> list[str] | None:
@@ -162,6 +178,15 @@ def build_parser() -> argparse.ArgumentParser:
         "verify", help="re-derive a bundle's hashes, metrics and summary table from its files"
     )
     verify.add_argument("path", help="bundle directory")
+    verify.add_argument(
+        "--rerun", action="store_true", help="also retrain the runs and compare their results"
+    )
+    verify.add_argument(
+        "--subset", default="all", help="with --rerun: the first N runs (sorted), or 'all'"
+    )
+    verify.add_argument(
+        "--data-dir", help="DSS data directory (default: $COTBENCH_DATA, else ./data)"
+    )
     verify.set_defaults(func=_cmd_verify)
 
     lister = sub.add_parser("list", help="suites, profiles, strategies, datasets, model presets")

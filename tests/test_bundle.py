@@ -1,6 +1,7 @@
 """Results bundles: export two tiny runs, verify them, and check that verify names the cell of
 each kind of tampering (a changed accuracy, a removed prediction line, a changed config, a file
-changed without updating the manifest)."""
+changed without updating the manifest); rerun a bundle's run from its config and tokenizer, and
+name a changed prediction the static checks cannot see."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bench._rerun import rerun_bundle
 from bench.bundle import MANIFEST, export_bundle, gzip_bytes, verify_bundle
 from bench.cli import main
 from bench.errors import BenchError
@@ -61,6 +63,8 @@ def test_export_writes_a_complete_verifiable_bundle(bundle, runs_dir):
     for name in ("config.json", "env.json", "metrics.json", "train_log.jsonl", "tokenizer.json"):
         assert f"{run}/{name}" in files
     assert f"{run}/predictions.jsonl.gz" in files and f"{run}/predictions-last.jsonl.gz" in files
+    rows = gzip.decompress((bundle / run / "predictions.jsonl.gz").read_bytes()).splitlines()
+    assert rows and all("input" not in json.loads(row) and "id" in json.loads(row) for row in rows)
     assert {"summary.csv", "provenance.json"} <= files.keys()
     provenance = read_json(bundle / "provenance.json")
     assert provenance["summary"]["bootstrap"]["seed"] == 0
@@ -135,3 +139,42 @@ def test_cli_exit_codes(bundle, copy, runs_dir, tmp_path, capsys):
     assert main([*args, "--out", str(copy), "--force"]) == 0
     assert main(["verify", str(copy)]) == 0
     assert main(["verify", str(tmp_path)]) == 2
+
+
+def test_rerun_matches_and_names_a_changed_confidence(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("COTBENCH_CACHE", str(tmp_path / "cache"))
+    runs = tmp_path / "runs"
+    run_one(tiny_config(strategy="dss"), suite="t", profile="tiny", runs_dir=runs, echo=print)
+    bundle = export_bundle(runs, "t", "tiny", tmp_path / "bundle")
+    shutil.rmtree(runs)
+    shutil.rmtree(tmp_path / "cache")
+
+    def no_training(*_):
+        raise AssertionError("the rerun must reuse the bundle's tokenizer")
+
+    monkeypatch.setattr("bench.tokenizer._train", no_training)
+    assert main(["verify", "--rerun", str(bundle), "--subset", "1"]) == 0
+    assert "1 runs retrained and matched" in capsys.readouterr().out
+    assert not (tmp_path / "cache").exists()
+
+    tampered = Path(shutil.copytree(bundle, tmp_path / "tampered"))
+    path = _run(tampered) / "predictions.jsonl.gz"
+    rows = [json.loads(line) for line in gzip.decompress(path.read_bytes()).splitlines()]
+    rows[0]["confidence"] /= 2
+    path.write_bytes(gzip_bytes("".join(json.dumps(r) + "\n" for r in rows).encode()))
+    metrics = read_json(_run(tampered) / "metrics.json")
+    mean = sum(r["confidence"] for r in rows) / len(rows)
+    metrics["test"]["best"]["mean_confidence"] = metrics["primary"]["mean_confidence"] = mean
+    write_json(_run(tampered) / "metrics.json", metrics)
+    _rehash(tampered)
+    assert verify_bundle(tampered) == []
+    found = _cells(rerun_bundle(tampered, echo=lambda _: None))
+    rel = _run(tampered).relative_to(tampered)
+    assert (f"{rel}/predictions.jsonl.gz", f"line 1 ({rows[0]['id']}).confidence") in found
+    assert (f"{rel}/metrics.json", "test.best.mean_confidence") in found
+
+    env = read_json(_run(tampered) / "env.json")
+    write_json(_run(tampered) / "env.json", {**env, "device": "cuda:0"})
+    lines: list[str] = []
+    assert rerun_bundle(tampered, echo=lines.append) == []  # accuracies within the tolerance
+    assert any("made on cuda:0, rerun on cpu" in line and "0.02" in line for line in lines)

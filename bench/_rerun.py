@@ -1,0 +1,182 @@
+"""``bench verify --rerun``: retrain a bundle's runs from their recorded configs and compare.
+
+Each run is retrained in a temporary run store with the bundle's own tokenizer: the Unigram
+trainer is not deterministic across processes, so the recorded ``tokenizer.json`` is placed in a
+temporary ``$COTBENCH_CACHE`` under the key :func:`bench.tokenizer.trained_tokenizer` looks up.
+When the bundle and the rerun both ran on the CPU, the test metrics and the predictions must
+match exactly; otherwise only the test accuracies are compared, within the bundle's
+``rerun_tolerance`` (absolute, from ``provenance.json``; :data:`DEFAULT_TOLERANCE` if absent).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from bench.bundle import PROVENANCE, RUNS, Mismatch, differs
+from bench.config import RunConfig, config_from_dict
+from bench.errors import BenchError
+from bench.runner import load_run_data, run_one, tokenizer_corpus
+from bench.store import SEED_DIR, read_json
+from bench.tokenizer import corpus_hash
+
+DEFAULT_TOLERANCE = 0.02  # absolute accuracy, for a bundle made on other hardware
+PREDICTION_FIELDS = ("id", "prediction", "correct", "confidence", "candidate_probs")
+ACCURACIES = ("accuracy", "candidate_accuracy")
+MAX_LINE_MISMATCHES = 20  # per predictions file; the rest are counted in one row
+UNREADABLE = (OSError, ValueError, KeyError, TypeError, EOFError)  # a damaged bundle file
+
+
+def bundle_runs(bundle: str | Path, subset: int | None = None) -> list[Path]:
+    """The bundle's run directories in sorted order (the first ``subset`` if given)."""
+    runs = [
+        p.parent
+        for p in sorted((Path(bundle) / RUNS).glob("*/*/*/*/seed-*/metrics.json"))
+        if SEED_DIR.fullmatch(p.parent.name)
+    ]
+    return runs if subset is None else runs[:subset]
+
+
+@contextmanager
+def _cache_dir(path: Path) -> Iterator[None]:
+    """``$COTBENCH_CACHE`` set to ``path`` for the duration, then restored."""
+    old = os.environ.get("COTBENCH_CACHE")
+    os.environ["COTBENCH_CACHE"] = str(path)
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["COTBENCH_CACHE"]
+        else:
+            os.environ["COTBENCH_CACHE"] = old
+
+
+def _seed_tokenizer(cache: Path, config: RunConfig, source: Path, data_dir: Path | None) -> None:
+    """Place ``source`` where :func:`bench.tokenizer.trained_tokenizer` looks for the run's."""
+    texts = tokenizer_corpus(load_run_data(config, data_dir))
+    key = corpus_hash(texts, config.vocab_size)[:16]
+    target = cache / "tokenizers" / key / "tokenizer.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+
+
+def _rows(path: Path) -> list[dict[str, Any]]:
+    data = path.read_bytes()
+    if path.suffix == ".gz":
+        data = gzip.decompress(data)
+    return [json.loads(line) for line in data.splitlines() if line]
+
+
+def _compare_predictions(file: str, stated: Path, rerun: Path) -> list[Mismatch]:
+    """Each differing prediction field, as ``line <n> (<id>).<field>``."""
+    a, b = _rows(stated), _rows(rerun)
+    if len(a) != len(b):
+        return [Mismatch(file, "lines", len(a), len(b))]
+    found = [
+        Mismatch(file, f"line {i} ({x.get('id')}).{field}", x.get(field), y.get(field))
+        for i, (x, y) in enumerate(zip(a, b, strict=True), start=1)
+        for field in PREDICTION_FIELDS
+        if differs(x.get(field), y.get(field), exact=True)
+    ]
+    if len(found) > MAX_LINE_MISMATCHES:
+        rest = len(found) - MAX_LINE_MISMATCHES
+        found = [*found[:MAX_LINE_MISMATCHES], Mismatch(file, f"... {rest} more", "", "")]
+    return found
+
+
+def _compare_exact(bundle: Path, stated_dir: Path, rerun_dir: Path) -> list[Mismatch]:
+    rel = str(stated_dir.relative_to(bundle))
+    stated, rerun = read_json(stated_dir / "metrics.json"), read_json(rerun_dir / "metrics.json")
+    found = [
+        Mismatch(f"{rel}/metrics.json", f"test.{which}.{key}", block.get(key), other.get(key))
+        for which in sorted(set(stated["test"]) | set(rerun["test"]))
+        for block, other in [(stated["test"].get(which, {}), rerun["test"].get(which, {}))]
+        for key in sorted(set(block) | set(other))
+        if differs(block.get(key), other.get(key), exact=True)
+    ]
+    env = "env.json"
+    a = read_json(stated_dir / env).get("tokenizer_sha256")
+    b = read_json(rerun_dir / env).get("tokenizer_sha256")
+    if a != b:
+        found.append(Mismatch(f"{rel}/{env}", "tokenizer_sha256", a, b))
+    for name in sorted(stated["prediction_files"].values()):
+        found += _compare_predictions(
+            f"{rel}/{name}.gz", stated_dir / f"{name}.gz", rerun_dir / name
+        )
+    return found
+
+
+def _compare_accuracies(
+    bundle: Path, stated_dir: Path, rerun_dir: Path, tolerance: float
+) -> list[Mismatch]:
+    file = f"{stated_dir.relative_to(bundle)}/metrics.json"
+    stated, rerun = read_json(stated_dir / "metrics.json"), read_json(rerun_dir / "metrics.json")
+    return [
+        Mismatch(file, f"test.{which}.{key} (within {tolerance})", block[key], other[key])
+        for which, block in sorted(stated["test"].items())
+        for key in ACCURACIES
+        if key in block
+        and key in (other := rerun["test"].get(which, {}))
+        and abs(block[key] - other[key]) > tolerance
+    ]
+
+
+def rerun_bundle(
+    path: str | Path,
+    *,
+    subset: int | None = None,
+    data_dir: str | Path | None = None,
+    echo: Callable[[str], None] = print,
+) -> list[Mismatch]:
+    """Retrain the bundle's runs (the first ``subset`` if given) and list what does not match."""
+    bundle = Path(path)
+    provenance = read_json(bundle / PROVENANCE)
+    tolerance = float(provenance.get("rerun_tolerance", DEFAULT_TOLERANCE))
+    runs = bundle_runs(bundle, subset)
+    if not runs:
+        raise BenchError(f"{bundle}: no runs to rerun")
+    found: list[Mismatch] = []
+    for directory in runs:
+        rel = str(directory.relative_to(bundle))
+        try:
+            config = config_from_dict(read_json(directory / "config.json")["config"])
+            env = read_json(directory / "env.json")
+        except UNREADABLE as err:
+            found.append(Mismatch(rel, "readable", "yes", f"{type(err).__name__}: {err}"))
+            continue
+        echo(f"rerun: {rel}")
+        with tempfile.TemporaryDirectory(prefix="cotbench-rerun-") as tmp:
+            cache = Path(tmp) / "cache"
+            if env.get("tokenizer_sha256") and (directory / "tokenizer.json").is_file():
+                _seed_tokenizer(cache, config, directory / "tokenizer.json", data_dir)
+            with _cache_dir(cache):
+                result = run_one(
+                    config,
+                    suite=provenance["suite"],
+                    profile=provenance["profile"],
+                    runs_dir=Path(tmp) / "runs",
+                    data_dir=data_dir,
+                    echo=echo,
+                )
+            device = read_json(result.directory / "env.json").get("device")
+            exact = env.get("device") == "cpu" and device == "cpu"
+            if not exact:
+                echo(
+                    f"bundle run made on {env.get('device')}, rerun on {device}: comparing "
+                    f"test accuracies within {tolerance} (absolute)"
+                )
+            try:
+                if exact:
+                    found += _compare_exact(bundle, directory, result.directory)
+                else:
+                    found += _compare_accuracies(bundle, directory, result.directory, tolerance)
+            except UNREADABLE as err:
+                found.append(Mismatch(rel, "readable", "yes", f"{type(err).__name__}: {err}"))
+    return found
