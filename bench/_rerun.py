@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from bench.bundle import PROVENANCE, RUNS, Mismatch, differs
 from bench.config import RunConfig, config_from_dict
 from bench.errors import BenchError
@@ -56,6 +58,18 @@ def _cache_dir(path: Path) -> Iterator[None]:
             del os.environ["COTBENCH_CACHE"]
         else:
             os.environ["COTBENCH_CACHE"] = old
+
+
+@contextmanager
+def _torch_threads(threads: int | None) -> Iterator[None]:
+    """The bundle run's torch thread count for the duration (CPU float reductions depend on it)."""
+    old = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
 
 
 def _seed_tokenizer(cache: Path, config: RunConfig, source: Path, data_dir: Path | None) -> None:
@@ -156,7 +170,7 @@ def rerun_bundle(
             cache = Path(tmp) / "cache"
             if env.get("tokenizer_sha256") and (directory / "tokenizer.json").is_file():
                 _seed_tokenizer(cache, config, directory / "tokenizer.json", data_dir)
-            with _cache_dir(cache):
+            with _cache_dir(cache), _torch_threads(env.get("torch_threads")):
                 result = run_one(
                     config,
                     suite=provenance["suite"],
