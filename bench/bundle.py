@@ -3,14 +3,19 @@
 A bundle holds, for every finished run of one suite and profile, the files of the run store
 below ``runs/<suite>/<dataset>/<strategy>/<config-hash>/seed-<n>/`` (predictions gzip-compressed
 with a zero timestamp, so equal runs give equal bytes, and without the ``input`` texts, which are
-the datasets' own and stay out of committed files), the summary table ``summary.csv`` with
-its bootstrap settings, ``provenance.json`` (versions, commits, config hashes, data checksums)
-and ``MANIFEST.json`` (the sha256 of every other file; written last).
+the datasets' own and stay out of committed files); the tables ``summary.csv``, ``paired.csv``
+(paired tests of :data:`reports.DEFAULT_PAIRS`), ``calibration.csv`` (ECE variants, MCE, Brier
+with CIs) and ``verdicts.csv`` (paper numbers against ours), all computed from the bundle's own
+runs; the paper reference files they were judged against (``papers/<name>.yaml``);
+``provenance.json`` (versions, commits, config hashes, data checksums, the tables' bootstrap and
+permutation settings and pairs) and ``MANIFEST.json`` (the sha256 of every other file; written
+last).
 
 Verification checks the manifest, recomputes each run's test metrics from its predictions and
-its config hash from its recorded config, and recomputes every summary-table cell with the
-recorded bootstrap settings: counts and accuracies exactly, other floats to a relative
-tolerance of :data:`REL_TOL` (and :data:`ABS_TOL` near zero). ``bench verify --rerun``
+its config hash from its recorded config, and recomputes every cell of the four tables with the
+recorded settings and the bundled paper files: counts and accuracies exactly, strings exactly,
+other floats to a relative tolerance of :data:`REL_TOL` (and :data:`ABS_TOL` near zero). Every
+number and claim of a bundled paper file must name its source table. ``bench verify --rerun``
 (:mod:`bench._rerun`) also retrains the runs and compares the results.
 """
 
@@ -26,6 +31,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+import yaml
+
 from bench.config import config_from_dict
 from bench.errors import BenchError
 from bench.metrics import accuracy_summary
@@ -33,17 +40,42 @@ from bench.provenance import file_sha256, git_commit, package_versions
 from bench.store import SEED_DIR, read_json, read_jsonl, write_json, write_text_atomic
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from reports import BootstrapSpec
 
 MANIFEST = "MANIFEST.json"
 PROVENANCE = "provenance.json"
 SUMMARY = "summary.csv"
+PAIRED = "paired.csv"
+CALIBRATION = "calibration.csv"
+VERDICTS = "verdicts.csv"
+PAPERS = "papers"
 RUNS = "runs"
 RUN_FILES = ("config.json", "env.json", "metrics.json", "train_log.jsonl", "tokenizer.json")
 REL_TOL = 1e-9  # for floats other than accuracies (mean confidence, stderr, CI bounds)
 ABS_TOL = 1e-12  # so that tiny values (e.g. confidences near 0) are still compared
 EXACT_METRICS = ("accuracy", "n", "n_correct", "candidate_accuracy")
-SUMMARY_EXACT = ("n_seeds", "n_test", "n_train", "boot_resamples", "boot_seed", "accuracy")
+SETTINGS_EXACT = ("boot_resamples", "boot_seed", "permutations")
+# Per table: the columns that name a row, and the columns compared exactly (counts, accuracies)
+TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    SUMMARY: (
+        ("dataset", "strategy", "config_hash"),
+        ("n_seeds", "n_test", "n_train", "accuracy", *SETTINGS_EXACT),
+    ),
+    PAIRED: (
+        ("dataset", "a", "b", "config_hash_a", "config_hash_b"),
+        ("n_seeds_a", "n_seeds_b", "n_test", "accuracy_a", "accuracy_b", *SETTINGS_EXACT),
+    ),
+    CALIBRATION: (
+        ("dataset", "strategy", "config_hash"),
+        ("n_seeds", "n_test", "accuracy", *SETTINGS_EXACT),
+    ),
+    VERDICTS: (
+        ("paper", "strategy", "dataset", "config_hash"),
+        ("n_seeds", "n_test", "paper_accuracy", "accuracy", *SETTINGS_EXACT),
+    ),
+}
 
 
 class Mismatch(NamedTuple):
@@ -77,7 +109,10 @@ def _distinct(values: Iterable[Any]) -> list[Any]:
     return [unique[key] for key in sorted(unique)]
 
 
-def _provenance(runs: Path, suite: str, profile: str, spec: BootstrapSpec) -> dict[str, Any]:
+def _provenance(bundle: Path, suite: str, profile: str, spec: BootstrapSpec) -> dict[str, Any]:
+    from reports import DEFAULT_PAIRS
+
+    runs = bundle / RUNS
     envs = {str(p.parent.relative_to(runs)): read_json(p) for p in sorted(runs.rglob("env.json"))}
     configs = [read_json(p) for p in sorted(runs.rglob("config.json"))]
     data: dict[str, str] = {}
@@ -93,20 +128,51 @@ def _provenance(runs: Path, suite: str, profile: str, spec: BootstrapSpec) -> di
         "data_sources": data,
         "tokenizer_sha256": _distinct(e.get("tokenizer_sha256") for e in envs.values()),
         "runs": sorted(envs),
-        "summary": {
-            "file": SUMMARY,
-            "bootstrap": {"resamples": spec.resamples, "seed": spec.seed, "level": spec.level},
+        "tables": {
+            "files": list(TABLES),
+            "bootstrap": {
+                "resamples": spec.resamples,
+                "seed": spec.seed,
+                "level": spec.level,
+                "permutations": spec.permutations,
+            },
+            "pairs": [list(pair) for pair in DEFAULT_PAIRS],
+            "papers": sorted(str(p.relative_to(bundle)) for p in (bundle / PAPERS).glob("*.yaml")),
         },
     }
 
 
-def _summary_csv(bundle: Path, suite: str, profile: str, spec: BootstrapSpec) -> str:
-    """The summary table of the bundle's runs as CSV (raw numbers)."""
-    from reports import collect_runs, summary_table
+def _tables_csv(
+    bundle: Path,
+    suite: str,
+    profile: str,
+    spec: BootstrapSpec,
+    pairs: list[tuple[str, str]],
+    *,
+    verdicts: bool = True,
+) -> dict[str, str]:
+    """The tables of the bundle's runs as CSV (raw numbers); the verdicts (against the bundle's
+    ``papers/``) only with ``verdicts``."""
+    from reports import (
+        calibration_table,
+        collect_runs,
+        load_papers,
+        paired_table,
+        summary_table,
+        verdict_table,
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         store = collect_runs(_unpacked(bundle, Path(tmp)), suite=suite, profile=profile)
-        return summary_table(store, spec).to_csv(index=False)
+        summary = summary_table(store, spec)
+        tables = {
+            SUMMARY: summary,
+            PAIRED: paired_table(store, spec, pairs),
+            CALIBRATION: calibration_table(store, spec),
+        }
+        if verdicts:
+            tables[VERDICTS] = verdict_table(store, summary, load_papers(bundle / PAPERS))
+        return {name: table.to_csv(index=False) for name, table in tables.items()}
 
 
 def _write_manifest(bundle: Path) -> None:
@@ -129,10 +195,11 @@ def export_bundle(
 ) -> Path:
     """Write the bundle of ``suite``/``profile`` from ``runs_dir`` to ``out`` and return it.
 
-    ``spec`` is the :class:`reports.BootstrapSpec` of the summary table (default settings if
-    None). An existing ``out`` is replaced only with ``force``.
+    ``spec`` is the :class:`reports.BootstrapSpec` of the tables (default settings if None); the
+    verdicts are judged against the installed paper files (``reports/papers``), which are copied
+    into the bundle. An existing ``out`` is replaced only with ``force``.
     """
-    from reports import BootstrapSpec, collect_runs
+    from reports import DEFAULT_PAIRS, BootstrapSpec, collect_runs
 
     spec = spec or BootstrapSpec()
     runs_dir, out = Path(runs_dir), Path(out)
@@ -147,8 +214,13 @@ def export_bundle(
     try:
         for run_id in run_ids:
             _copy_run(runs_dir / run_id, staging / RUNS / run_id)
-        write_text_atomic(staging / SUMMARY, _summary_csv(staging, suite, profile, spec))
-        write_json(staging / PROVENANCE, _provenance(staging / RUNS, suite, profile, spec))
+        (staging / PAPERS).mkdir()
+        for paper in _installed_papers():
+            shutil.copyfile(paper, staging / PAPERS / paper.name)
+        tables = _tables_csv(staging, suite, profile, spec, list(DEFAULT_PAIRS))
+        for name, text in tables.items():
+            write_text_atomic(staging / name, text)
+        write_json(staging / PROVENANCE, _provenance(staging, suite, profile, spec))
         _write_manifest(staging)
         if out.exists():
             out.rename(old)
@@ -157,6 +229,14 @@ def export_bundle(
         shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)
     return out
+
+
+def _installed_papers() -> list[Path]:
+    """The paper files :func:`reports.load_papers` reads by default."""
+    from importlib import resources
+
+    folder = Path(str(resources.files("reports") / PAPERS))
+    return sorted(folder.glob("*.yaml"))
 
 
 def _unpacked(bundle: Path, target: Path) -> Path:
@@ -252,19 +332,21 @@ def _check_run(bundle: Path, directory: Path) -> list[Mismatch]:
     return found
 
 
-def _check_summary(bundle: Path, provenance: dict[str, Any]) -> list[Mismatch]:
+def _read_csv(text: str) -> pd.DataFrame:
+    """A table's CSV text as a frame (an empty table is written as a blank line)."""
     import pandas as pd
 
-    from reports import BootstrapSpec
+    return pd.read_csv(io.StringIO(text)) if text.strip() else pd.DataFrame()
 
-    spec = BootstrapSpec(**provenance["summary"]["bootstrap"])
-    recomputed_csv = _summary_csv(bundle, provenance["suite"], provenance["profile"], spec)
-    stated = pd.read_csv(bundle / SUMMARY)
-    recomputed = pd.read_csv(io.StringIO(recomputed_csv))
+
+def _check_table(name: str, stated_csv: str, recomputed_csv: str) -> list[Mismatch]:
+    """Every cell of table ``name`` as stated against as recomputed."""
+    keys, exact = TABLES[name]
+    stated, recomputed = _read_csv(stated_csv), _read_csv(recomputed_csv)
     if list(stated.columns) != list(recomputed.columns) or len(stated) != len(recomputed):
         return [
             Mismatch(
-                SUMMARY,
+                name,
                 "shape",
                 f"{len(stated)} rows: {', '.join(stated.columns)}",
                 f"{len(recomputed)} rows: {', '.join(recomputed.columns)}",
@@ -273,11 +355,60 @@ def _check_summary(bundle: Path, provenance: dict[str, Any]) -> list[Mismatch]:
     found = []
     for i in range(len(stated)):
         row = recomputed.iloc[i]
-        label = f"{row.get('dataset')}/{row.get('strategy')}/{row.get('config_hash')}"
+        label = "/".join(str(row[k]) for k in keys if k in row and not _is_nan(row[k]))
         for column in stated.columns:
             a, b = _plain(stated.iloc[i][column]), _plain(row[column])
-            if differs(a, b, column in SUMMARY_EXACT):
-                found.append(Mismatch(SUMMARY, f"{label} {column}", a, b))
+            if differs(a, b, column in exact):
+                found.append(Mismatch(name, f"row {i + 1} ({label}) {column}", a, b))
+    return found
+
+
+def _is_nan(value: Any) -> bool:
+    """Whether ``value`` is a float NaN (an empty CSV cell)."""
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _check_papers(bundle: Path) -> list[Mismatch]:
+    """Every number and claim of the bundled paper files names its source table."""
+    files = sorted((bundle / PAPERS).glob("*.yaml"))
+    if not files:
+        return [Mismatch(PAPERS, "file", "*.yaml", "missing")]
+    found = []
+    for path in files:
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as err:
+            found.append(Mismatch(f"{PAPERS}/{path.name}", "readable", "yes", str(err)))
+            continue
+        items = [
+            *(
+                ("results", i, f"{r.get('strategy')} on {r.get('dataset')}", r)
+                for i, r in enumerate(data.get("results", []))
+            ),
+            *(
+                ("claims", i, f"{c.get('a')} vs {c.get('b')}", c)
+                for i, c in enumerate(data.get("claims", []))
+            ),
+        ]
+        for kind, i, what, item in items:
+            source = item.get("source")
+            if not isinstance(source, dict) or not source.get("table"):
+                cell = f"{kind}[{i}] ({what}) source.table"
+                found.append(Mismatch(f"{PAPERS}/{path.name}", cell, "missing", "required"))
+    return found
+
+
+def _check_tables(bundle: Path, provenance: dict[str, Any], verdicts: bool) -> list[Mismatch]:
+    from reports import BootstrapSpec
+
+    settings = provenance["tables"]
+    spec = BootstrapSpec(**settings["bootstrap"])
+    pairs = [(a, b) for a, b in settings["pairs"]]
+    suite, profile = provenance["suite"], provenance["profile"]
+    recomputed = _tables_csv(bundle, suite, profile, spec, pairs, verdicts=verdicts)
+    found = []
+    for name, text in recomputed.items():
+        found += _check_table(name, (bundle / name).read_text(), text)
     return found
 
 
@@ -295,10 +426,13 @@ def verify_bundle(path: str | Path) -> list[Mismatch]:
             found += _guarded(
                 str(metrics.parent.relative_to(bundle)), _check_run, bundle, metrics.parent
             )
-    for name in (PROVENANCE, SUMMARY):
+    for name in (PROVENANCE, *TABLES):
         if not (bundle / name).is_file():
             return [*found, Mismatch(name, "file", "present", "missing")]
-    return found + _guarded(SUMMARY, _check_summary, bundle, read_json(bundle / PROVENANCE))
+    papers = _guarded(PAPERS, _check_papers, bundle)
+    # verdicts are recomputed only from paper files that parse (every number with a source)
+    provenance = read_json(bundle / PROVENANCE)
+    return [*found, *papers, *_guarded("tables", _check_tables, bundle, provenance, not papers)]
 
 
 def _guarded(file: str, check: Callable[..., list[Mismatch]], *args: Any) -> list[Mismatch]:

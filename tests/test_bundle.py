@@ -1,16 +1,20 @@
-"""Results bundles: export two tiny runs, verify them, and check that verify names the cell of
-each kind of tampering (a changed accuracy, a removed prediction line, a changed config, a file
-changed without updating the manifest); rerun a bundle's run from its config and tokenizer, and
-name a changed prediction the static checks cannot see."""
+"""Results bundles: export three tiny runs (two DSS seeds, one fine-tune, so the paired table has a
+row), verify them, and check that verify names the cell of each kind of tampering (a changed
+accuracy, a removed prediction line, a changed config, a file changed without updating the
+manifest, a changed ECE or verdict, a bundled paper number without a source); rerun a bundle's
+run from its config and tokenizer, and name a changed prediction the static checks cannot see."""
 
 from __future__ import annotations
 
+import csv
 import gzip
+import io
 import json
 import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bench._rerun import rerun_bundle
 from bench.bundle import MANIFEST, export_bundle, gzip_bytes, verify_bundle
@@ -27,8 +31,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def runs_dir(tmp_path_factory) -> Path:
     runs = tmp_path_factory.mktemp("runs")
-    for seed in (0, 1):
-        config = tiny_config(strategy="dss", seed=seed)
+    for strategy, seed in (("dss", 0), ("dss", 1), ("finetune", 0)):
+        config = tiny_config(strategy=strategy, seed=seed)
         run_one(config, suite="t", profile="tiny", runs_dir=runs, echo=lambda _: None)
     return runs
 
@@ -57,6 +61,19 @@ def _cells(found) -> set[tuple[str, str]]:
     return {(m.file, m.cell) for m in found}
 
 
+def _edit_csv(path: Path, column: str, new) -> str:
+    """Set ``column`` of the first row of the CSV at ``path`` to ``new(old)``; return the old."""
+    rows = list(csv.DictReader(io.StringIO(path.read_text())))
+    old = rows[0][column]
+    rows[0][column] = new(old)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    path.write_text(out.getvalue())
+    return old
+
+
 def test_export_writes_a_complete_verifiable_bundle(bundle, runs_dir):
     files = read_json(bundle / MANIFEST)["files"]
     run = _run(bundle).relative_to(bundle)
@@ -65,10 +82,15 @@ def test_export_writes_a_complete_verifiable_bundle(bundle, runs_dir):
     assert f"{run}/predictions.jsonl.gz" in files and f"{run}/predictions-last.jsonl.gz" in files
     rows = gzip.decompress((bundle / run / "predictions.jsonl.gz").read_bytes()).splitlines()
     assert rows and all("input" not in json.loads(row) and "id" in json.loads(row) for row in rows)
-    assert {"summary.csv", "provenance.json"} <= files.keys()
+    tables = {"summary.csv", "paired.csv", "calibration.csv", "verdicts.csv"}
+    papers = {f"papers/{p.name}" for p in Path("reports/papers").glob("*.yaml")}
+    assert papers and tables | papers | {"provenance.json"} <= files.keys()
+    assert "dss,finetune" in (bundle / "paired.csv").read_text()
     provenance = read_json(bundle / "provenance.json")
-    assert provenance["summary"]["bootstrap"]["seed"] == 0
-    assert provenance["config_hashes"] == [run.parent.name]
+    assert provenance["tables"]["bootstrap"]["seed"] == 0
+    assert provenance["tables"]["bootstrap"]["permutations"] == 10000
+    assert sorted(provenance["tables"]["papers"]) == sorted(papers)
+    assert run.parent.name in provenance["config_hashes"] and len(provenance["config_hashes"]) == 2
     assert verify_bundle(bundle) == []
     with pytest.raises(BenchError, match="already exists"):
         export_bundle(runs_dir, "t", "tiny", bundle)
@@ -119,6 +141,36 @@ def test_file_changed_without_rehash_is_named(copy):
     assert _cells(found) == {(str(path.relative_to(copy)), "sha256"), ("extra.txt", "sha256")}
 
 
+def test_changed_ece_is_named(copy):
+    _edit_csv(copy / "calibration.csv", "ece_w10", lambda old: str(float(old) + 0.01))
+    _rehash(copy)
+    found = _cells(verify_bundle(copy))
+    assert len(found) == 1
+    ((file, cell),) = found
+    assert file == "calibration.csv" and cell.startswith("row 1 (") and cell.endswith(" ece_w10")
+
+
+def test_changed_verdict_is_named(copy):
+    old = _edit_csv(copy / "verdicts.csv", "verdict", lambda _: "reproduced")
+    assert old == "missing"  # no paper number is on the tiny synthetic dataset
+    _rehash(copy)
+    found = _cells(verify_bundle(copy))
+    assert len(found) == 1
+    ((file, cell),) = found
+    assert file == "verdicts.csv" and cell.startswith("row 1 (") and cell.endswith(" verdict")
+
+
+def test_paper_number_without_source_is_named(copy):
+    path = next((copy / "papers").glob("*.yaml"))
+    data = yaml.safe_load(path.read_text())
+    del data["results"][1]["source"]
+    path.write_text(yaml.safe_dump(data))
+    _rehash(copy)
+    result = data["results"][1]
+    cell = f"results[1] ({result['strategy']} on {result['dataset']}) source.table"
+    assert _cells(verify_bundle(copy)) == {(f"papers/{path.name}", cell)}
+
+
 def test_unreadable_metrics_are_named(copy):
     path = _run(copy) / "metrics.json"
     path.write_text("not json")
@@ -129,7 +181,7 @@ def test_unreadable_metrics_are_named(copy):
 
 def test_cli_exit_codes(bundle, copy, runs_dir, tmp_path, capsys):
     assert main(["verify", str(bundle)]) == 0
-    assert "ok: 16 files, 2 runs verified" in capsys.readouterr().out
+    assert "ok: 28 files, 3 runs verified" in capsys.readouterr().out
     (_run(copy) / "env.json").write_text("{}\n")
     assert main(["verify", str(copy)]) == 1
     out = capsys.readouterr().out
