@@ -5,7 +5,7 @@ trainer is not deterministic across processes, so the recorded ``tokenizer.json`
 temporary ``$COTBENCH_CACHE`` under the key :func:`bench.tokenizer.trained_tokenizer` looks up.
 When the bundle and the rerun both ran on the CPU, the test metrics and the predictions must
 match exactly; otherwise only the test accuracies are compared, within the bundle's
-``rerun_tolerance`` (absolute, from ``provenance.json``; :data:`DEFAULT_TOLERANCE` if absent).
+``rerun_tolerance`` (absolute, from ``provenance.json``; :data:`RERUN_TOLERANCE` if absent).
 """
 
 from __future__ import annotations
@@ -15,35 +15,43 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from bench.bundle import PROVENANCE, RUNS, Mismatch, differs
+from bench.bundle import PROVENANCE, RERUN_TOLERANCE, RUNS, Mismatch, differs
 from bench.config import RunConfig, config_from_dict
 from bench.errors import BenchError
 from bench.runner import load_run_data, run_one, tokenizer_corpus
 from bench.store import SEED_DIR, read_json
 from bench.tokenizer import corpus_hash
 
-DEFAULT_TOLERANCE = 0.02  # absolute accuracy, for a bundle made on other hardware
 PREDICTION_FIELDS = ("id", "prediction", "correct", "confidence", "candidate_probs")
 ACCURACIES = ("accuracy", "candidate_accuracy")
 MAX_LINE_MISMATCHES = 20  # per predictions file; the rest are counted in one row
 UNREADABLE = (OSError, ValueError, KeyError, TypeError, EOFError)  # a damaged bundle file
 
 
-def bundle_runs(bundle: str | Path, subset: int | None = None) -> list[Path]:
-    """The bundle's run directories in sorted order (the first ``subset`` if given)."""
+def bundle_runs(bundle: str | Path, subset: int | Sequence[str] | None = None) -> list[Path]:
+    """The bundle's run directories in sorted order.
+
+    ``subset``: None for all, a number for the first N, or names (datasets, strategies, config
+    hashes, ``seed-<n>``) selecting the runs whose path holds any of them.
+    """
+    root = Path(bundle) / RUNS
     runs = [
         p.parent
-        for p in sorted((Path(bundle) / RUNS).glob("*/*/*/*/seed-*/metrics.json"))
+        for p in sorted(root.glob("*/*/*/*/seed-*/metrics.json"))
         if SEED_DIR.fullmatch(p.parent.name)
     ]
-    return runs if subset is None else runs[:subset]
+    if subset is None:
+        return runs
+    if isinstance(subset, int):
+        return runs[:subset]
+    return [run for run in runs if set(subset) & set(run.relative_to(root).parts)]
 
 
 @contextmanager
@@ -152,7 +160,7 @@ def rerun_bundle(
     """Retrain the bundle's runs (the first ``subset`` if given) and list what does not match."""
     bundle = Path(path)
     provenance = read_json(bundle / PROVENANCE)
-    tolerance = float(provenance.get("rerun_tolerance", DEFAULT_TOLERANCE))
+    tolerance = float(provenance.get("rerun_tolerance", RERUN_TOLERANCE))
     runs = bundle_runs(bundle, subset)
     if not runs:
         raise BenchError(f"{bundle}: no runs to rerun")

@@ -46,6 +46,9 @@ if TYPE_CHECKING:
 
 MANIFEST = "MANIFEST.json"
 PROVENANCE = "provenance.json"
+RERUN_TOLERANCE = (
+    0.02  # absolute test accuracy, for `verify --rerun` on other hardware than the bundle's
+)
 SUMMARY = "summary.csv"
 PAIRED = "paired.csv"
 CALIBRATION = "calibration.csv"
@@ -128,6 +131,7 @@ def _provenance(bundle: Path, suite: str, profile: str, spec: BootstrapSpec) -> 
         "data_sources": data,
         "tokenizer_sha256": _distinct(e.get("tokenizer_sha256") for e in envs.values()),
         "runs": sorted(envs),
+        "rerun_tolerance": RERUN_TOLERANCE,
         "tables": {
             "files": list(TABLES),
             "bootstrap": {

@@ -109,13 +109,15 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
-def _subset(value: str) -> int | None:
-    """``--subset``: ``all`` (None) or a positive number of runs."""
+def _subset(value: str) -> int | list[str] | None:
+    """``--subset``: ``all`` (None), a positive number of runs, or comma-separated names."""
     if value == "all":
         return None
-    if not value.isdigit() or int(value) < 1:
-        raise BenchError(f"--subset: expected a positive number or 'all', got {value!r}")
-    return int(value)
+    if value.isdigit():
+        if int(value) < 1:
+            raise BenchError(f"--subset: expected a positive number, names or 'all', got {value!r}")
+        return int(value)
+    return [name.strip() for name in value.split(",") if name.strip()]
 
 
 def _split(value: str | None) -> list[str] | None:
@@ -182,7 +184,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--rerun", action="store_true", help="also retrain the runs and compare their results"
     )
     verify.add_argument(
-        "--subset", default="all", help="with --rerun: the first N runs (sorted), or 'all'"
+        "--subset",
+        default="all",
+        help="with --rerun: 'all', the first N runs (sorted), or comma-separated names "
+        "(datasets, strategies, config hashes, seed-<n>), e.g. --subset cqa,dss",
     )
     verify.add_argument(
         "--data-dir", help="DSS data directory (default: $COTBENCH_DATA, else ./data)"

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bench._rerun import rerun_bundle
-from bench.bundle import MANIFEST, export_bundle, gzip_bytes, verify_bundle
+from bench._rerun import bundle_runs, rerun_bundle
+from bench.bundle import MANIFEST, RERUN_TOLERANCE, export_bundle, gzip_bytes, verify_bundle
 from bench.cli import main
 from bench.errors import BenchError
 from bench.provenance import file_sha256
@@ -230,3 +230,13 @@ def test_rerun_matches_and_names_a_changed_confidence(tmp_path, monkeypatch, cap
     lines: list[str] = []
     assert rerun_bundle(tampered, echo=lines.append) == []  # accuracies within the tolerance
     assert any("made on cuda:0, rerun on cpu" in line and "0.02" in line for line in lines)
+
+
+def test_rerun_subsets_by_count_and_by_name(bundle):
+    runs = bundle_runs(bundle)
+    assert bundle_runs(bundle, 1) == runs[:1]
+    finetune = bundle_runs(bundle, ["finetune"])
+    assert finetune and all("finetune" in run.parts for run in finetune)
+    assert bundle_runs(bundle, ["seed-1"]) == [run for run in runs if run.name == "seed-1"]
+    assert bundle_runs(bundle, ["nothing-like-this"]) == []
+    assert read_json(bundle / "provenance.json")["rerun_tolerance"] == RERUN_TOLERANCE
