@@ -11,6 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from bench.cli_args import add_plan_arguments
 from bench.errors import BenchError
 from reports.cli import add_report_parser
 from sweeps.cli import add_sweep_parsers
@@ -146,20 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.set_defaults(func=_cmd_data_fetch)
 
     run = sub.add_parser("run", help="train and evaluate a suite (finished runs are cache hits)")
-    run.add_argument("--suite", required=True, help="built-in suite name or a suite YAML file")
-    run.add_argument("--profile", help="suite profile (default: the suite's default profile)")
-    run.add_argument("--datasets", help="comma-separated subset of the suite's datasets")
-    run.add_argument("--strategies", help="comma-separated subset of the suite's strategies")
-    run.add_argument("--seeds", help="comma-separated seeds (default: the profile's)")
-    run.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override any config key, e.g. --set alpha3=0.2 --set noise.type=swap",
-    )
-    run.add_argument("--runs-dir", default="runs", help="run store directory (default: ./runs)")
-    run.add_argument("--data-dir", help="DSS data directory (default: $COTBENCH_DATA, else ./data)")
+    add_plan_arguments(run)
     run.add_argument(
         "--force", action="store_true", help="retrain finished runs (old ones are moved aside)"
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from bench.cli_args import add_plan_arguments
 from bench.errors import ConfigError
 
 DEFAULT_EVAL_SEEDS = "0,1,2"
@@ -23,29 +24,6 @@ def _ints(flag: str, value: str | None) -> list[int] | None:
         return [int(v) for v in _split(value) or []] or None
     except ValueError:
         raise ConfigError(f"{flag} {value}: expected comma-separated integers") from None
-
-
-def _add_plan_flags(parser: argparse.ArgumentParser, suite_required: bool) -> None:
-    suite_help = "built-in suite name or a suite YAML file"
-    if suite_required:
-        parser.add_argument("--suite", required=True, help=suite_help)
-    else:
-        parser.add_argument("--suite", default="smoke", help=f"{suite_help} (default: smoke)")
-    parser.add_argument("--profile", help="suite profile (default: the suite's default profile)")
-    parser.add_argument("--datasets", help="comma-separated subset of the suite's datasets")
-    parser.add_argument("--strategies", help="comma-separated strategies")
-    parser.add_argument("--seeds", help="comma-separated seeds (default: the profile's)")
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override any config key in every run, e.g. --set noise.type=swap",
-    )
-    parser.add_argument("--runs-dir", default="runs", help="run store directory (default: ./runs)")
-    parser.add_argument(
-        "--data-dir", help="DSS data directory (default: $COTBENCH_DATA, else ./data)"
-    )
 
 
 def _cmd_ablate(args: argparse.Namespace) -> int:
@@ -123,7 +101,7 @@ def add_sweep_parsers(subparsers: Any) -> None:
     )
     ablate.add_argument("--vary", required=True, metavar="KEY", help="config key, e.g. alpha3")
     ablate.add_argument("--values", help="comma-separated values (default: the key's default grid)")
-    _add_plan_flags(ablate, suite_required=True)
+    add_plan_arguments(ablate)
     ablate.add_argument(
         "--out", help="output directory (default: <runs-dir>/ablations/<suite>-<key>)"
     )
@@ -138,7 +116,7 @@ def add_sweep_parsers(subparsers: Any) -> None:
     sweep.add_argument(
         "--trials", type=int, required=True, help="finished trials wanted, over all workers"
     )
-    _add_plan_flags(sweep, suite_required=False)
+    add_plan_arguments(sweep, suite_default="smoke")
     sweep.add_argument(
         "--storage",
         help="Optuna RDB URL, e.g. postgresql://user@host/db, or a journal file path "

@@ -1,0 +1,34 @@
+"""Command-line flags shared by every subcommand that plans runs (run, ablate, sweep)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_plan_arguments(parser: argparse.ArgumentParser, suite_default: str | None = None) -> None:
+    """``--suite --profile --datasets --strategies --seeds --set --runs-dir --data-dir``.
+
+    ``--suite`` is required unless ``suite_default`` names one.
+    """
+    suite_help = "built-in suite name or a suite YAML file"
+    if suite_default is None:
+        parser.add_argument("--suite", required=True, help=suite_help)
+    else:
+        parser.add_argument(
+            "--suite", default=suite_default, help=f"{suite_help} (default: {suite_default})"
+        )
+    parser.add_argument("--profile", help="suite profile (default: the suite's default profile)")
+    parser.add_argument("--datasets", help="comma-separated subset of the suite's datasets")
+    parser.add_argument("--strategies", help="comma-separated subset of the suite's strategies")
+    parser.add_argument("--seeds", help="comma-separated seeds (default: the profile's)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any config key in every run, e.g. --set alpha3=0.2 --set noise.type=swap",
+    )
+    parser.add_argument("--runs-dir", default="runs", help="run store directory (default: ./runs)")
+    parser.add_argument(
+        "--data-dir", help="DSS data directory (default: $COTBENCH_DATA, else ./data)"
+    )
