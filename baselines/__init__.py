@@ -4,7 +4,7 @@ Importing the package registers them in :data:`bench.strategy.STRATEGIES` (it is
 ``cotbench.strategies`` entry-point group, so the core finds it without naming it).
 """
 
-from baselines._dss import DistillingStepByStep, target_mask
+from baselines._dss import DistillingStepByStep
 from baselines._finetune import Finetune
 from baselines._kl import DSSWithKL
 from baselines._single_task import ANSWER_MARKER, SingleTask
@@ -15,5 +15,4 @@ __all__ = [
     "DistillingStepByStep",
     "Finetune",
     "SingleTask",
-    "target_mask",
 ]

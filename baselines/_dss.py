@@ -18,6 +18,7 @@ from bench.strategy import (
     Batch,
     LossOutput,
     Strategy,
+    TaskOutput,
     TaskPair,
     seq2seq_forward,
 )
@@ -29,6 +30,7 @@ class DistillingStepByStep(Strategy):
 
     tasks = ("predict", "explain")
     needs_hidden_states = False  # subclasses that pool decoder hidden states set True
+    needs_all_positions = False  # subclasses whose term reads padded positions' logits set True
 
     def training_pairs(self, example: Example, sep: str) -> dict[str, TaskPair]:
         text = example.text_input(sep)
@@ -37,22 +39,25 @@ class DistillingStepByStep(Strategy):
             "explain": TaskPair(EXPLAIN_PREFIX + text, example.rationale),
         }
 
-    def auxiliary_terms(self, pred, expl, batch: Batch) -> dict[str, torch.Tensor]:
+    def auxiliary_terms(self, pred: TaskOutput, expl: TaskOutput) -> dict[str, torch.Tensor]:
         """Extra unweighted terms (summed, times ``alpha3``); DSS has none."""
         return {}
 
     def loss(self, model, batch: Batch) -> LossOutput:
         cfg = self.config
-        pred = seq2seq_forward(model, batch["predict"], hidden_states=self.needs_hidden_states)
-        expl = seq2seq_forward(model, batch["explain"], hidden_states=self.needs_hidden_states)
+        pred, expl = (
+            seq2seq_forward(
+                model,
+                batch[task],
+                all_positions=self.needs_all_positions,
+                hidden_states=self.needs_hidden_states,
+            )
+            for task in ("predict", "explain")
+        )
         parts = {"pred": pred.loss, "explain": expl.loss}
         total = cfg.alpha1 * pred.loss + cfg.alpha2 * expl.loss
-        for name, term in self.auxiliary_terms(pred, expl, batch).items():
+        for name, term in self.auxiliary_terms(pred, expl).items():
             parts[name] = term
             total = total + cfg.alpha3 * term
         return LossOutput(total=total, parts=parts)
 
-
-def target_mask(task_batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """[B, T] mask of real decoder target positions (labels != -100)."""
-    return task_batch["labels"] != -100

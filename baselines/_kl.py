@@ -9,21 +9,17 @@ from __future__ import annotations
 
 import torch
 
-from baselines._dss import DistillingStepByStep, target_mask
-from bench.strategy import STRATEGIES, Batch
-from method._mi import kl_loss
+from baselines._dss import DistillingStepByStep
+from bench.strategy import STRATEGIES, TaskOutput
+from method._mi import pooled_kl, pooled_log_distribution
 
 
 @STRATEGIES.register("dss+kl")
 class DSSWithKL(DistillingStepByStep):
     """DSS plus ``alpha3`` times the pooled-distribution KL divergence."""
 
-    def auxiliary_terms(self, pred, expl, batch: Batch) -> dict[str, torch.Tensor]:
-        kl = kl_loss(
-            pred.logits,
-            target_mask(batch["predict"]),
-            expl.logits,
-            target_mask(batch["explain"]),
-            stop_grad=self.config.mi_stop_grad,
-        )
-        return {"kl": kl}
+    def auxiliary_terms(self, pred: TaskOutput, expl: TaskOutput) -> dict[str, torch.Tensor]:
+        stop_grad = self.config.mi_stop_grad
+        return {
+            "kl": pooled_kl(pooled_log_distribution(pred, stop_grad), pooled_log_distribution(expl))
+        }

@@ -1,13 +1,16 @@
-"""Pre-tokenisation, deterministic batch order, and padding collation.
+"""Pre-tokenisation, deterministic (optionally length-grouped) batch order, and collation.
 
-Examples are tokenised once per run (``encode_pairs``); a batch is then a pure function of index
-lists (``collate``): no per-example Python beyond list slicing, no DataFrames. The batch order is
-a function of (seed, step) alone, so a resumed run sees exactly the batches an uninterrupted one
-would have seen.
+Examples are tokenised once per run (``encode_pairs``) into padded id matrices; a batch is then
+a pure function of an index list (``collate``): tensor indexing and slicing, no per-example
+Python. The batch order (``BatchOrder``) is a function of (seed, step) alone, so a resumed run
+sees exactly the batches an uninterrupted one would have seen. With example lengths it groups
+examples of similar length into the same batch (shuffled within groups of ``GROUP_BATCHES``
+batches, batch order shuffled), so that few padded positions are computed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -16,14 +19,34 @@ from transformers import PreTrainedTokenizerBase
 from bench.strategy import Batch, TaskPair
 
 IGNORE_INDEX = -100  # label padding ignored by the cross-entropy
+GROUP_BATCHES = 50  # length grouping sorts windows of this many batches
 
 
 @dataclass(frozen=True)
 class EncodedTask:
-    """Token ids of one task over all examples: encoder inputs and decoder targets."""
+    """Token ids of one task over all examples, padded: encoder inputs and decoder targets.
 
-    input_ids: list[list[int]]
-    label_ids: list[list[int]]
+    ``input_ids`` [N, S] is padded with the pad id, ``label_ids`` [N, T] with ``IGNORE_INDEX``;
+    the lengths [N] say where each row's real tokens end.
+    """
+
+    input_ids: torch.Tensor
+    input_lengths: torch.Tensor
+    label_ids: torch.Tensor
+    label_lengths: torch.Tensor
+
+    def __len__(self) -> int:
+        return self.input_ids.shape[0]
+
+
+def _padded(rows: list[list[int]], value: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows of ids -> ([N, max length] int64 padded with ``value``, lengths [N])."""
+    lengths = torch.tensor([len(r) for r in rows], dtype=torch.long)
+    width = int(lengths.max()) if rows else 0
+    matrix = torch.full((len(rows), width), value, dtype=torch.long)
+    for i, row in enumerate(rows):  # once per run, at encoding time
+        matrix[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+    return matrix, lengths
 
 
 def _encode_targets(
@@ -55,43 +78,79 @@ def encode_pairs(
     for task in tasks:
         column = [p[task] for p in pairs]
         inputs = tokenizer([p.source for p in column], truncation=True, max_length=max_input_length)
-        encoded[task] = EncodedTask(
-            inputs["input_ids"], _encode_targets(tokenizer, column, max_target_length)
-        )
+        input_ids, input_lengths = _padded(inputs["input_ids"], tokenizer.pad_token_id)
+        labels = _encode_targets(tokenizer, column, max_target_length)
+        label_ids, label_lengths = _padded(labels, IGNORE_INDEX)
+        encoded[task] = EncodedTask(input_ids, input_lengths, label_ids, label_lengths)
     return encoded
 
 
-def _pad(rows: list[list[int]], value: int) -> torch.Tensor:
-    width = max(len(r) for r in rows)
-    return torch.tensor([r + [value] * (width - len(r)) for r in rows], dtype=torch.long)
+def example_lengths(encoded: dict[str, EncodedTask]) -> torch.Tensor:
+    """Tokens each example puts through the model: inputs plus targets over all tasks, [N]."""
+    return sum(enc.input_lengths + enc.label_lengths for enc in encoded.values())
 
 
-def collate(encoded: dict[str, EncodedTask], indices: list[int], pad_id: int) -> Batch:
-    """Pad the examples ``indices`` of every task into tensors.
+def collate(encoded: dict[str, EncodedTask], indices: Sequence[int]) -> Batch:
+    """The examples ``indices`` of every task, padded to the batch's longest row.
 
-    >>> enc = {"predict": EncodedTask([[5, 1], [6, 7, 1]], [[9, 1], [1]])}
-    >>> collate(enc, [0, 1], pad_id=0)["predict"]["labels"].tolist()
+    >>> rows = ([[5, 1], [6, 7, 1]], [[9, 1], [1]])
+    >>> inputs, labels = _padded(rows[0], 0), _padded(rows[1], IGNORE_INDEX)
+    >>> collate({"predict": EncodedTask(*inputs, *labels)}, [0, 1])["predict"]["labels"].tolist()
     [[9, 1], [1, -100]]
     """
+    rows = torch.as_tensor(indices, dtype=torch.long)
     batch: Batch = {}
     for task, enc in encoded.items():
-        inputs = [enc.input_ids[i] for i in indices]
+        input_lengths = enc.input_lengths[rows]  # [B]
+        width = int(input_lengths.max())
+        positions = torch.arange(width)
         batch[task] = {
-            "input_ids": _pad(inputs, pad_id),  # [B, S]
-            "attention_mask": _pad([[1] * len(r) for r in inputs], 0),  # [B, S]
-            "labels": _pad([enc.label_ids[i] for i in indices], IGNORE_INDEX),  # [B, T]
+            "input_ids": enc.input_ids[rows, :width],  # [B, S]
+            "attention_mask": (positions < input_lengths[:, None]).long(),  # [B, S]
+            "labels": enc.label_ids[rows, : int(enc.label_lengths[rows].max())],  # [B, T]
         }
     return batch
 
 
-def batch_indices(n_examples: int, batch_size: int, seed: int, micro_step: int) -> list[int]:
-    """Example indices of micro-batch ``micro_step``: epoch-wise seeded permutations.
+class BatchOrder:
+    """Example indices of every micro-batch: epoch-wise seeded permutations, pure in the step.
 
-    Epoch ``e`` shuffles with a generator seeded by ``(seed, e)``; the last batch of an epoch
-    may be smaller. Pure in its arguments, so resuming at any step reproduces the order.
+    Epoch ``e`` shuffles with a generator seeded by ``(seed, e)`` and cuts the permutation into
+    batches (the last one may be smaller). With ``lengths``, each window of ``GROUP_BATCHES``
+    batches of the permutation is sorted by length before cutting, and the epoch's batches are
+    then shuffled with the same generator: the same examples per epoch, far less padding.
     """
-    per_epoch = -(-n_examples // batch_size)
-    epoch, position = divmod(micro_step, per_epoch)
-    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-    order = torch.randperm(n_examples, generator=generator)
-    return order[position * batch_size : (position + 1) * batch_size].tolist()
+
+    def __init__(
+        self,
+        n_examples: int,
+        batch_size: int,
+        seed: int,
+        lengths: torch.Tensor | None = None,
+    ) -> None:
+        self.n_examples, self.batch_size, self.seed = n_examples, batch_size, seed
+        self.lengths = lengths
+        self.per_epoch = -(-n_examples // batch_size)
+        self._cached: tuple[int, list[list[int]]] | None = None
+
+    def indices(self, micro_step: int) -> list[int]:
+        """The example indices of micro-batch ``micro_step`` (counted from the run's start)."""
+        epoch, position = divmod(micro_step, self.per_epoch)
+        if self._cached is None or self._cached[0] != epoch:
+            self._cached = (epoch, self._epoch_batches(epoch))
+        return self._cached[1][position]
+
+    def _epoch_batches(self, epoch: int) -> list[list[int]]:
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        order = torch.randperm(self.n_examples, generator=generator)
+        size = self.batch_size
+        if self.lengths is None:
+            return [order[i : i + size].tolist() for i in range(0, self.n_examples, size)]
+        window = size * GROUP_BATCHES
+        batches = []
+        for start in range(0, self.n_examples, window):
+            part = order[start : start + window]
+            part = part[torch.argsort(self.lengths[part], descending=True, stable=True)]
+            batches.extend(part[i : i + size] for i in range(0, len(part), size))
+        shuffled = torch.randperm(len(batches), generator=generator)
+        return [batches[i].tolist() for i in shuffled]

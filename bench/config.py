@@ -25,6 +25,10 @@ MI_VARIANTS = ("code", "paper", "infonce")
 PRECISIONS = ("fp32", "bf16")
 CHECKPOINT_SELECTIONS = ("best", "last")
 UNHASHED_KEYS = frozenset({"seed", "checkpoint_every", "log_every"})  # never change the numbers
+CLOSED_EVALS = ("generate", "score")
+# keys added after runs were first published: left out of the hash at these values, so that
+# earlier run directories and bundles keep their hashes
+HASHED_ONLY_IF_CHANGED = {"length_grouping": False, "closed_eval": "generate"}
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,7 @@ class RunConfig:
     lr: float = 5e-5  # peak learning rate
     batch_size: int = 64  # examples per optimizer step (per device, before accumulation)
     grad_accum: int = 1  # micro-batches per optimizer step
+    length_grouping: bool = False  # batch examples of similar length (less padding; DSS: random)
     max_steps: int = 10000  # optimizer steps
     warmup_steps: int = 0  # linear warm-up steps (DSS: 0)
     weight_decay: float = 0.0  # AdamW weight decay (DSS: 0)
@@ -76,6 +81,8 @@ class RunConfig:
     log_every: int = 10  # steps between training-log records (does not change numbers)
     generate_rationales: bool = False  # also generate a rationale per test example (dss-style)
     select: str = "best"  # checkpoint whose test metrics are primary: best (on valid) or last
+    closed_eval: str = "generate"  # closed tasks: generate (greedy decoding, as the papers) or
+    # score (one teacher-forced pass over the candidates; the same accuracy, no decoding loop)
 
     def validate(self) -> RunConfig:
         """Check every value that can be checked without loading data; returns self."""
@@ -89,6 +96,7 @@ class RunConfig:
         _choice("label_type", self.label_type, LABEL_TYPES)
         _choice("teacher", self.teacher, TEACHERS)
         _choice("select", self.select, CHECKPOINT_SELECTIONS)
+        _choice("closed_eval", self.closed_eval, CLOSED_EVALS)
         _choice("noise.type", self.noise.type, NOISE_TYPES)
         for name in ("alpha1", "alpha2", "alpha3", "weight_decay", "warmup_steps", "max_grad_norm"):
             if getattr(self, name) < 0:
@@ -120,8 +128,16 @@ class RunConfig:
         return dataclasses.asdict(self)
 
     def config_hash(self) -> str:
-        """12 hex digits of sha256 over the canonical JSON of every key but the seed."""
-        payload = {k: v for k, v in self.to_dict().items() if k not in UNHASHED_KEYS}
+        """12 hex digits of sha256 over the canonical JSON of every key but the seed.
+
+        Keys in ``HASHED_ONLY_IF_CHANGED`` count only when they differ from their listed value.
+        """
+        payload = {
+            k: v
+            for k, v in self.to_dict().items()
+            if k not in UNHASHED_KEYS
+            and not (k in HASHED_ONLY_IF_CHANGED and HASHED_ONLY_IF_CHANGED[k] == v)
+        }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -161,6 +177,11 @@ def _coerce(key: str, value: Any, annotation: Any) -> Any:
     elif hint is float:
         if isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)
+        if isinstance(value, str):  # YAML 1.1 reads ``1e-3`` (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
     elif hint is str:
         if isinstance(value, str):
             return value

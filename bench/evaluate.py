@@ -2,9 +2,13 @@
 
 For every example the label is generated greedily from the strategy's prediction input and
 parsed by the strategy; the generated sequence's probability is its confidence. For closed tasks
-every candidate answer is also scored by teacher forcing (one batched forward pass over all
-(example, candidate) pairs) and the probabilities are normalised over the candidates; both
-confidences are saved so that calibration can choose its definition.
+every candidate answer is also scored by teacher forcing (one encoder pass per example, one
+decoder pass over all (example, candidate) pairs) and the probabilities are normalised over the
+candidates; both confidences are saved so that calibration can choose its definition.
+
+``closed_eval="score"`` skips the decoding loop on closed tasks: the candidate pass also shows
+which candidate, if any, greedy decoding would emit, so prediction and accuracy are those of
+generation at the cost of one forward pass.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from bench.batching import IGNORE_INDEX
 from bench.data import Example
 from bench.data._parsers import labels_match
 from bench.metrics import accuracy_summary
-from bench.strategy import EXPLAIN_PREFIX, Strategy
+from bench.strategy import EXPLAIN_PREFIX, Strategy, seq2seq_forward
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,7 @@ class EvalSettings:
     max_target_length: int
     max_new_tokens: int
     generate_rationales: bool = False
+    closed_eval: str = "generate"  # or "score": closed tasks without a decoding loop
 
 
 def _tokenize(tokenizer, texts: list[str], max_length: int, device) -> dict[str, torch.Tensor]:
@@ -72,53 +77,81 @@ def generate(
     return [t.strip() for t in texts], logprob.tolist()
 
 
+@dataclass(frozen=True)
+class CandidateScores:
+    """One source's candidates: log p(target | source) each, and the one greedy decoding emits.
+
+    ``greedy`` indexes the candidate whose every token (its EOS included) is the argmax of the
+    model's next-token distribution given the candidate's own prefix, and that fits in
+    ``max_new_tokens``: greedy decoding produces exactly that sequence. ``None`` when it
+    produces none of them.
+    """
+
+    logprobs: list[float]
+    greedy: int | None
+
+
 @torch.no_grad()
-def sequence_logprobs(
+def score_candidates(
     model: nn.Module,
     tokenizer: PreTrainedTokenizerBase,
     sources: list[str],
-    targets: list[str],
+    targets: list[list[str]],
     settings: EvalSettings,
-) -> torch.Tensor:
-    """Teacher-forced log p(target | source) of each pair, summed over target tokens: [N]."""
+) -> list[CandidateScores]:
+    """Teacher-forced scores of every source's candidate targets in one batched pass.
+
+    The encoder runs once per source; the decoder runs once over all (source, target) pairs,
+    with logits only at real target positions.
+    """
     device = next(model.parameters()).device
     inputs = _tokenize(tokenizer, sources, settings.max_input_length, device)
-    labels = _tokenize(tokenizer, targets, settings.max_target_length, device)
-    label_ids = labels["input_ids"].masked_fill(
-        labels["attention_mask"] == 0, IGNORE_INDEX
-    )  # [N, T]
-    logits = model(**inputs, labels=label_ids).logits.float()  # [N, T, V]
-    logp = torch.log_softmax(logits, dim=-1)
-    token_logp = logp.gather(-1, label_ids.clamp(min=0).unsqueeze(-1)).squeeze(-1)  # [N, T]
-    return token_logp.masked_fill(label_ids == IGNORE_INDEX, 0.0).sum(dim=1)
+    encoder_hidden = model.get_encoder()(**inputs).last_hidden_state  # [B, S, H]
+    owner = torch.tensor([i for i, row in enumerate(targets) for _ in row], device=device)
+    labels = _tokenize(
+        tokenizer, [t for row in targets for t in row], settings.max_target_length, device
+    )
+    label_ids = labels["input_ids"].masked_fill(labels["attention_mask"] == 0, IGNORE_INDEX)
+    task = {"attention_mask": inputs["attention_mask"][owner], "labels": label_ids}
+    out = seq2seq_forward(model, task, encoder_hidden=encoder_hidden[owner])
+    real_tokens = label_ids[out.mask]  # [N]
+    token_logp = out.log_probs.gather(-1, real_tokens[:, None]).squeeze(-1)  # [N]
+    n_pairs = label_ids.shape[0]
+    logp = torch.zeros(n_pairs, device=device).index_add_(0, out.rows, token_logp)
+    misses = torch.zeros(n_pairs, device=device).index_add_(
+        0, out.rows, (out.log_probs.argmax(-1) != real_tokens).float()
+    )
+    greedy = (misses == 0) & (labels["attention_mask"].sum(dim=1) <= settings.max_new_tokens)
+    scores, start = [], 0
+    for row in targets:
+        stop = start + len(row)
+        hits = greedy[start:stop].nonzero().flatten().tolist()
+        scores.append(CandidateScores(logp[start:stop].tolist(), hits[0] if hits else None))
+        start = stop
+    return scores
 
 
-def _candidate_probs(
-    model,
-    tokenizer,
-    strategy: Strategy,
-    batch: Sequence[Example],
-    generated: list[str],
-    sep: str,
-    settings: EvalSettings,
-) -> list[dict[str, float] | None]:
-    pairs = [(i, c) for i, ex in enumerate(batch) for c in ex.candidates]
-    if not pairs:
-        return [None] * len(batch)
-    sources = [strategy.predict_source(batch[i], sep) for i, _ in pairs]
-    targets = [strategy.candidate_target(generated[i], c) for i, c in pairs]
-    logps = sequence_logprobs(model, tokenizer, sources, targets, settings).tolist()
-    result: list[dict[str, float] | None] = []
-    start = 0
-    for ex in batch:
-        if not ex.candidates:
-            result.append(None)
+def _candidate_probs(scores: CandidateScores, candidates: tuple[str, ...]) -> dict[str, float]:
+    probs = torch.softmax(torch.tensor(scores.logprobs), dim=0).tolist()
+    return dict(zip(candidates, probs, strict=True))
+
+
+def _scored_predictions(
+    tokenizer, batch: Sequence[Example], scores: list[CandidateScores]
+) -> tuple[list[str], list[float]]:
+    """What greedy decoding would have generated, read off the candidate scores: the greedy
+    candidate's text (decoded as generation decodes it) and log-probability; ``""`` and
+    -inf (confidence 0) where greedy decoding emits no candidate."""
+    texts, logprobs = [], []
+    for ex, score in zip(batch, scores, strict=True):
+        if score.greedy is None:
+            texts.append("")
+            logprobs.append(float("-inf"))
             continue
-        scores = torch.tensor(logps[start : start + len(ex.candidates)])
-        start += len(ex.candidates)
-        probs = torch.softmax(scores, dim=0).tolist()
-        result.append(dict(zip(ex.candidates, probs, strict=True)))
-    return result
+        ids = tokenizer(ex.candidates[score.greedy])["input_ids"]
+        texts.append(tokenizer.decode(ids, skip_special_tokens=True).strip())
+        logprobs.append(score.logprobs[score.greedy])
+    return texts, logprobs
 
 
 def evaluate(
@@ -128,7 +161,13 @@ def evaluate(
     examples: Sequence[Example],
     settings: EvalSettings,
 ) -> tuple[dict[str, float | int], list[dict]]:
-    """Score ``examples``: a metrics dict and one JSON-ready record per example."""
+    """Score ``examples``: a metrics dict and one JSON-ready record per example.
+
+    With ``closed_eval="score"``, a strategy whose target is the bare label, and candidates for
+    every example, no decoding loop runs: the candidate pass tells which candidate greedy
+    decoding would emit (the same prediction and accuracy; ``generated`` is null and the
+    prediction empty where it would emit something else).
+    """
     was_training = model.training
     model.eval()
     sep = tokenizer.eos_token
@@ -136,8 +175,24 @@ def evaluate(
     for start in range(0, len(examples), settings.batch_size):
         batch = examples[start : start + settings.batch_size]
         sources = [strategy.predict_source(ex, sep) for ex in batch]
-        generated, logprobs = generate(model, tokenizer, sources, settings)
-        candidates = _candidate_probs(model, tokenizer, strategy, batch, generated, sep, settings)
+        closed = all(ex.candidates for ex in batch)
+        score_only = settings.closed_eval == "score" and strategy.label_target and closed
+        if score_only:
+            scores = score_candidates(
+                model, tokenizer, sources, [list(ex.candidates) for ex in batch], settings
+            )
+            generated, logprobs = _scored_predictions(tokenizer, batch, scores)
+        else:
+            generated, logprobs = generate(model, tokenizer, sources, settings)
+            targets = [
+                [strategy.candidate_target(text, c) for c in ex.candidates]
+                for ex, text in zip(batch, generated, strict=True)
+            ]
+            scores = (
+                score_candidates(model, tokenizer, sources, targets, settings)
+                if closed
+                else [None] * len(batch)
+            )
         rationales = (
             generate(
                 model, tokenizer, [EXPLAIN_PREFIX + ex.text_input(sep) for ex in batch], settings
@@ -145,16 +200,17 @@ def evaluate(
             if settings.generate_rationales and "explain" in strategy.tasks
             else [None] * len(batch)
         )
-        for ex, text, logprob, cand, rationale in zip(
-            batch, generated, logprobs, candidates, rationales, strict=True
+        for ex, text, logprob, score, rationale in zip(
+            batch, generated, logprobs, scores, rationales, strict=True
         ):
             prediction = strategy.parse_prediction(text)
+            cand = _candidate_probs(score, ex.candidates) if score is not None else None
             record = {
                 "id": ex.id,
                 "input": ex.text_input(" || "),
                 "gold": ex.gold,
                 "prediction": prediction,
-                "generated": text,
+                "generated": None if score_only and score.greedy is None else text,
                 "correct": labels_match(settings.metric, prediction, ex.gold or ""),
                 "confidence": math.exp(logprob),
                 "candidate_probs": cand,

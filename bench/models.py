@@ -103,3 +103,7 @@ def load_model(name: str, texts: list[str], vocab_size: int, seed: int) -> Loade
     raise ConfigError(
         f"model {name!r}: not a preset ({', '.join(MODELS.names())}), local path or hub id"
     )
+
+
+# presets in their own modules register themselves (after MODELS and LoadedModel exist)
+from bench import _minilm  # noqa: E402, F401  (minilm-bert2bert; its weights' package is lazy)

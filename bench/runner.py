@@ -199,6 +199,7 @@ def _train_and_evaluate(
         config.max_input_length,
         config.max_target_length,
         config.max_new_tokens,
+        closed_eval=config.closed_eval,
     )
     state = train(
         config=config,

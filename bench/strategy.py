@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
+from transformers.modeling_outputs import BaseModelOutput
 
 from bench.registry import Registry
 
@@ -65,6 +66,7 @@ class Strategy(nn.Module, ABC):
 
     tasks: tuple[str, ...] = ("predict",)
     predict_prefix: str = PREDICT_PREFIX
+    label_target: bool = True  # the predict target is the bare label (candidates score alone)
 
     def __init__(self, config: RunConfig) -> None:
         super().__init__()
@@ -97,15 +99,69 @@ class Strategy(nn.Module, ABC):
 STRATEGIES: Registry[type[Strategy]] = Registry("strategy", entry_point_group="cotbench.strategies")
 
 
-def seq2seq_forward(model: nn.Module, task: TaskBatch, hidden_states: bool = False):
-    """Teacher-forced forward pass of any ``AutoModelForSeq2SeqLM`` on one task's batch.
+@dataclass
+class TaskOutput:
+    """One task's teacher-forced pass: its loss and what auxiliary terms read.
 
-    Returns the model output: ``.loss`` (token-mean cross-entropy, -100 ignored), ``.logits``
-    [B, T, V] and, when ``hidden_states``, ``.decoder_hidden_states`` (a tuple of [B, T, H]).
+    ``log_probs`` holds log-softmax rows over the vocabulary for the real target positions only,
+    packed [N, V] in row-major order of ``mask`` (``rows`` gives each row's example), or for
+    every position [B, T, V] when the pass was asked for ``all_positions``.
     """
-    return model(
-        input_ids=task["input_ids"],
-        attention_mask=task["attention_mask"],
-        labels=task["labels"],
-        output_hidden_states=hidden_states,
-    )
+
+    loss: torch.Tensor  # [] token-mean cross-entropy over the real target tokens, float32
+    log_probs: torch.Tensor  # [N, V] packed, or [B, T, V] with all_positions
+    mask: torch.Tensor  # [B, T] real target positions (labels != -100)
+    decoder_hidden: torch.Tensor | None = None  # [B, T, H] last decoder layer, when asked for
+
+    @property
+    def rows(self) -> torch.Tensor:
+        """[N] example index of each packed row."""
+        return self.mask.nonzero(as_tuple=True)[0]
+
+
+def seq2seq_forward(
+    model: nn.Module,
+    task: TaskBatch,
+    *,
+    all_positions: bool = False,
+    hidden_states: bool = False,
+    encoder_hidden: torch.Tensor | None = None,
+) -> TaskOutput:
+    """Teacher-forced pass of any ``AutoModelForSeq2SeqLM`` on one task's batch.
+
+    Unless ``all_positions``, the output projection (``get_output_embeddings()``) and the
+    softmax run on the real target positions only: a pre-hook packs the decoder states it
+    receives from [B, T, H] to [N, H], so no logits are computed for padding. The loss equals
+    the model's own ``labels=`` loss (token mean, -100 ignored). ``encoder_hidden`` [B, S, H]
+    reuses encoder states computed once (``task["input_ids"]`` is then not read).
+    """
+    labels = task["labels"]  # [B, T]
+    mask = labels != -100
+    head = model.get_output_embeddings()
+    hook = None
+    if not all_positions:
+        hook = head.register_forward_pre_hook(lambda _module, args: (args[0][mask], *args[1:]))
+    try:
+        out = model(
+            input_ids=None if encoder_hidden is not None else task["input_ids"],
+            encoder_outputs=None
+            if encoder_hidden is None
+            else BaseModelOutput(last_hidden_state=encoder_hidden),
+            attention_mask=task["attention_mask"],
+            decoder_input_ids=model.prepare_decoder_input_ids_from_labels(labels=labels),
+            output_hidden_states=hidden_states,
+            use_cache=False,
+        )
+    finally:
+        if hook is not None:
+            hook.remove()
+    logits = out.logits
+    if not all_positions and logits.dim() == 3:  # the head saw something else: pack afterwards
+        logits = logits[mask]
+    log_probs = torch.log_softmax(logits.float(), dim=-1)
+    if all_positions:
+        token = log_probs.gather(-1, labels.clamp(min=0)[..., None]).squeeze(-1)[mask]  # [N]
+    else:
+        token = log_probs.gather(-1, labels[mask][:, None]).squeeze(-1)  # [N]
+    hidden = out.decoder_hidden_states[-1] if hidden_states else None
+    return TaskOutput(loss=-token.mean(), log_probs=log_probs, mask=mask, decoder_hidden=hidden)

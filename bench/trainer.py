@@ -29,7 +29,7 @@ from torch import nn
 from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerBase, get_linear_schedule_with_warmup
 
-from bench.batching import EncodedTask, batch_indices, collate
+from bench.batching import BatchOrder, EncodedTask, collate, example_lengths
 from bench.config import RunConfig
 from bench.data import Example
 from bench.evaluate import EvalSettings, evaluate
@@ -146,8 +146,12 @@ def train(
         accelerator.load_state(str(latest))
         state = TrainState(**json.loads((latest / "trainer_state.json").read_text()))
 
-    n_examples = len(next(iter(encoded.values())).input_ids)
-    pad_id = tokenizer.pad_token_id
+    order = BatchOrder(
+        len(next(iter(encoded.values()))),
+        config.batch_size,
+        config.seed,
+        example_lengths(encoded) if config.length_grouping else None,
+    )
     unwrapped = accelerator.unwrap_model(module)
     bar = tqdm(
         total=config.max_steps,
@@ -161,10 +165,10 @@ def train(
     module.train()
     while state.step < config.max_steps:
         for micro in range(config.grad_accum):
-            indices = batch_indices(
-                n_examples, config.batch_size, config.seed, state.step * config.grad_accum + micro
-            )[accelerator.process_index :: accelerator.num_processes]  # this process's share
-            batch = _to_device(collate(encoded, indices, pad_id), accelerator.device)
+            indices = order.indices(state.step * config.grad_accum + micro)[
+                accelerator.process_index :: accelerator.num_processes
+            ]  # this process's share
+            batch = _to_device(collate(encoded, indices), accelerator.device)
             with accelerator.autocast():
                 total, parts = module(batch)
             accelerator.backward(total / config.grad_accum)

@@ -1,9 +1,12 @@
 """Mutual-information losses between the label (``predict:``) and rationale (``explain:``) branches.
 
-Pure functions over the two teacher-forced decoder passes of a seq2seq student: logits
-``predict_logits`` [B, Lp, V] and ``explain_logits`` [B, Le, V], decoder target masks [B, L]
-(1 = real target token, i.e. ``labels != -100``). Four terms, from the released code to a learned
-bound:
+Pure functions over the two teacher-forced decoder passes of a seq2seq student. The training
+path (``dss+mi``, ``dss+kl``) passes log-softmax rows the cross-entropy already computed
+(:class:`bench.strategy.TaskOutput`): [B, L, V] at every position for ``code`` (it pools padding
+too), packed [N, V] at the real positions otherwise; the logits-based functions below take
+logits ``predict_logits`` [B, Lp, V], ``explain_logits`` [B, Le, V] and decoder target masks
+[B, L] (1 = real target token, i.e. ``labels != -100``) and are defined through the same code.
+Four terms, from the released code to a learned bound:
 
 - ``mi_code_loss``: the MI term exactly as the authors' released code computes it (padding included,
   cross-entropy over probabilities), see github.com/xinchen9/cot_distillation_ACL2024 (59ca033),
@@ -15,9 +18,9 @@ bound:
 - ``InfoNCEHead``: a learned InfoNCE lower bound on I(pred; explain) over decoder hidden states.
 
 Dtypes: logits in bf16/fp16/fp32 are computed and returned in float32, fp64 stays fp64.
-Memory: every pooling runs in log space through one helper, which allocates at most two transient
-[B, L, V] float32 tensors per branch in the forward pass and saves for backward nothing
-[B, L, V]-sized but the logits themselves (their float32 copy when the logits are bf16/fp16).
+Memory: on the training path a term adds no [B, L, V] (or [N, V]) tensor to those the
+cross-entropy keeps anyway (logits and their log-softmax); pooling reduces them to [B, V] by a
+max over positions (``code``) or a scatter-max over packed rows (``paper``, ``kl``).
 """
 
 from __future__ import annotations
@@ -26,38 +29,65 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from bench.strategy import TaskOutput
+
 
 def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
     """float32 for bf16/fp16/fp32 inputs, float64 for float64."""
     return torch.promote_types(dtype, torch.float32)
 
 
-def _log_max_softmax(logits: Tensor, mask: Tensor | None) -> Tensor:
-    """log max_l softmax(logits)[b, l, v] over the real positions (all when ``mask`` is None).
+def _log_softmax(logits: Tensor) -> Tensor:
+    return torch.log_softmax(logits.to(_compute_dtype(logits.dtype)), dim=-1)
 
-    logits [B, L, V], mask [B, L] or None -> [B, V]. Not normalised over V.
-    Computed as max_l (x - logsumexp_v x), which equals the log of max_l softmax because exp is
-    monotone; a probability that underflows in softmax stays a finite log here.
-    [B, L, V] tensors: logsumexp's working memory and ``shifted`` are transient (at most two alive
-    at once); backward keeps only the logits, as a float32 copy when they are bf16/fp16 (saved by
-    logsumexp), and [B, V] argmax indices (saved by ``max``).
+
+def mi_code_from_log_probs(predict_log_probs: Tensor, explain_log_probs: Tensor) -> Tensor:
+    """``mi_code_loss`` from log-softmax over V at every position: [B, Lp, V], [B, Le, V] -> [].
+
+    max_l softmax = exp(max_l log_softmax), so this is the released formula; the predict branch
+    is detached. Only two [B, V] tensors are added to the inputs.
     """
-    x = logits.to(_compute_dtype(logits.dtype))  # no copy when already float32
-    shifted = x - torch.logsumexp(x, dim=-1, keepdim=True)  # [B, L, V] log-softmax
-    if mask is not None:
-        real = mask != 0  # [B, L]
-        if not bool(real.any(dim=-1).all()):
-            raise ValueError("every row of the target mask needs at least one real token")
-        # in place is safe: nothing saved ``shifted`` for backward
-        shifted.masked_fill_(~real[..., None], float("-inf"))
-    # max(dim) saves [B, V] indices for backward, amax would save all of ``shifted``
-    return shifted.max(dim=-2).values  # [B, V]
+    pooled_p = predict_log_probs.detach().max(dim=-2).values.exp()  # [B, V]
+    pooled_e = explain_log_probs.max(dim=-2).values.exp()  # [B, V]
+    return F.cross_entropy(pooled_e, pooled_p)
+
+
+def packed_pooled_log_distribution(log_probs: Tensor, rows: Tensor, batch_size: int) -> Tensor:
+    """log of the masked, max-pooled, renormalised distribution from packed rows.
+
+    log_probs [N, V] (log-softmax at the real target positions), rows [N] (each row's example
+    index) -> [B, V], finite. Raises ValueError when an example has no row.
+    """
+    counts = torch.bincount(rows, minlength=batch_size)
+    if batch_size and int(counts.min()) == 0:
+        raise ValueError("every row of the target mask needs at least one real token")
+    index = rows[:, None].expand(-1, log_probs.shape[-1])  # [N, V]
+    start = log_probs.new_full((batch_size, log_probs.shape[-1]), float("-inf"))
+    pooled = start.scatter_reduce(0, index, log_probs, reduce="amax", include_self=True)
+    return pooled - torch.logsumexp(pooled, dim=-1, keepdim=True)  # [B, V]
+
+
+def pooled_log_distribution(out: TaskOutput, detach: bool = False) -> Tensor:
+    """[B, V] log of the masked max-pooled distribution of a packed teacher-forced pass."""
+    log_probs = out.log_probs.detach() if detach else out.log_probs
+    return packed_pooled_log_distribution(log_probs, out.rows, out.mask.shape[0])
+
+
+def pooled_cross_entropy(log_p_pred: Tensor, log_p_explain: Tensor) -> Tensor:
+    """H(p_pred, p_explain) of [B, V] log-distributions, mean over the batch: []."""
+    return -(log_p_pred.exp() * log_p_explain).sum(dim=-1).mean()
+
+
+def pooled_kl(log_p_pred: Tensor, log_p_explain: Tensor) -> Tensor:
+    """KL(p_pred || p_explain) of [B, V] log-distributions, mean over the batch: []."""
+    return (log_p_pred.exp() * (log_p_pred - log_p_explain)).sum(dim=-1).mean()
 
 
 def _log_pooled_distribution(logits: Tensor, mask: Tensor) -> Tensor:
     """log of ``pooled_distribution``: logits [B, L, V], mask [B, L] -> [B, V], finite."""
-    log_max = _log_max_softmax(logits, mask)  # [B, V]
-    return log_max - torch.logsumexp(log_max, dim=-1, keepdim=True)
+    real = mask != 0
+    packed = _log_softmax(logits)[real]  # [N, V]
+    return packed_pooled_log_distribution(packed, real.nonzero(as_tuple=True)[0], logits.shape[0])
 
 
 def mi_code_loss(predict_logits: Tensor, explain_logits: Tensor) -> Tensor:
@@ -72,13 +102,12 @@ def mi_code_loss(predict_logits: Tensor, explain_logits: Tensor) -> Tensor:
     gradient. Ported from github.com/xinchen9/cot_distillation_ACL2024 (commit 59ca033),
     ``model_utils.py``, ``TaskPrefixTrainer.compute_loss``: ``pred_outputs.logits.detach()``,
     ``softmax(dim=-1)``, ``torch.max(prob, dim=-2)[0]``, ``nn.CrossEntropyLoss()(expl, pred)``.
-    Memory: see ``_log_max_softmax``; no [B, L, V] tensor is kept for the detached predict branch.
 
     Example: ``loss = alpha * l_pred + (1 - alpha) * l_explain + beta * mi_code_loss(p, e)``.
     """
-    pooled_p = _log_max_softmax(predict_logits.detach(), None).exp()  # [B, V]
-    pooled_e = _log_max_softmax(explain_logits, None).exp()  # [B, V]
-    return F.cross_entropy(pooled_e, pooled_p)
+    return mi_code_from_log_probs(
+        _log_softmax(predict_logits.detach()), _log_softmax(explain_logits)
+    )
 
 
 def pooled_distribution(logits: Tensor, mask: Tensor) -> Tensor:
@@ -103,13 +132,14 @@ def mi_paper_loss(
     explain_mask [B, Le] -> [] float32 (fp64 for fp64). mean_b -sum_v p_pred[v] * log p_explain[v]
     with both from ``pooled_distribution``; p_pred is detached when ``stop_grad``. The log is taken
     in log space (logsumexp), so an underflowing probability gives no NaN or inf.
-    Equals entropy(p_pred) + ``kl_loss``. Memory: see ``_log_max_softmax``.
+    Equals entropy(p_pred) + ``kl_loss``.
     """
     if stop_grad:
         predict_logits = predict_logits.detach()
-    p_pred = _log_pooled_distribution(predict_logits, predict_mask).exp()  # [B, V]
-    log_p_explain = _log_pooled_distribution(explain_logits, explain_mask)  # [B, V]
-    return -(p_pred * log_p_explain).sum(dim=-1).mean()
+    return pooled_cross_entropy(
+        _log_pooled_distribution(predict_logits, predict_mask),
+        _log_pooled_distribution(explain_logits, explain_mask),
+    )
 
 
 def kl_loss(
@@ -122,14 +152,14 @@ def kl_loss(
     """KL(p_pred || p_explain) of the masked pooled distributions, mean over the batch.
 
     Shapes as ``mi_paper_loss`` -> [] float32 (fp64 for fp64); >= 0 up to float error, 0 when the
-    two distributions are equal. p_pred is detached when ``stop_grad``. Memory: see
-    ``_log_max_softmax``.
+    two distributions are equal. p_pred is detached when ``stop_grad``.
     """
     if stop_grad:
         predict_logits = predict_logits.detach()
-    log_p_pred = _log_pooled_distribution(predict_logits, predict_mask)  # [B, V]
-    log_p_explain = _log_pooled_distribution(explain_logits, explain_mask)  # [B, V]
-    return (log_p_pred.exp() * (log_p_pred - log_p_explain)).sum(dim=-1).mean()
+    return pooled_kl(
+        _log_pooled_distribution(predict_logits, predict_mask),
+        _log_pooled_distribution(explain_logits, explain_mask),
+    )
 
 
 def _masked_mean(hidden: Tensor, mask: Tensor) -> Tensor:

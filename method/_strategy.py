@@ -15,9 +15,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from baselines._dss import DistillingStepByStep, target_mask
-from bench.strategy import STRATEGIES, Batch
-from method._mi import InfoNCEHead, mi_code_loss, mi_paper_loss
+from baselines._dss import DistillingStepByStep
+from bench.strategy import STRATEGIES, TaskOutput
+from method._mi import (
+    InfoNCEHead,
+    mi_code_from_log_probs,
+    pooled_cross_entropy,
+    pooled_log_distribution,
+)
 
 
 @STRATEGIES.register("dss+mi")
@@ -27,6 +32,7 @@ class DSSWithMI(DistillingStepByStep):
     def __init__(self, config) -> None:
         super().__init__(config)
         self.needs_hidden_states = config.mi_variant == "infonce"
+        self.needs_all_positions = config.mi_variant == "code"  # it pools padding too
         self.infonce: InfoNCEHead | None = None
 
     def setup(self, model: nn.Module) -> None:
@@ -37,19 +43,12 @@ class DSSWithMI(DistillingStepByStep):
                 hidden, self.config.infonce_dim, self.config.infonce_temperature
             )
 
-    def auxiliary_terms(self, pred, expl, batch: Batch) -> dict[str, torch.Tensor]:
-        variant = self.config.mi_variant
+    def auxiliary_terms(self, pred: TaskOutput, expl: TaskOutput) -> dict[str, torch.Tensor]:
+        variant, stop_grad = self.config.mi_variant, self.config.mi_stop_grad
         if variant == "code":
-            return {"mi": mi_code_loss(pred.logits, expl.logits)}
-        pred_mask, expl_mask = target_mask(batch["predict"]), target_mask(batch["explain"])
+            return {"mi": mi_code_from_log_probs(pred.log_probs, expl.log_probs)}
         if variant == "paper":
-            term = mi_paper_loss(
-                pred.logits, pred_mask, expl.logits, expl_mask, stop_grad=self.config.mi_stop_grad
-            )
-            return {"mi": term}
-        pred_hidden = pred.decoder_hidden_states[-1]  # [B, Lp, H]
-        if self.config.mi_stop_grad:
-            pred_hidden = pred_hidden.detach()
-        return {
-            "mi": self.infonce(pred_hidden, pred_mask, expl.decoder_hidden_states[-1], expl_mask)
-        }
+            log_pred = pooled_log_distribution(pred, stop_grad)
+            return {"mi": pooled_cross_entropy(log_pred, pooled_log_distribution(expl))}
+        pred_hidden = pred.decoder_hidden.detach() if stop_grad else pred.decoder_hidden
+        return {"mi": self.infonce(pred_hidden, pred.mask, expl.decoder_hidden, expl.mask)}

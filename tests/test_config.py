@@ -30,6 +30,14 @@ def test_int_is_accepted_for_float_but_not_str_for_int():
         apply_overrides(RunConfig(), {"max_steps": "many"})
 
 
+def test_exponent_without_dot_is_a_float():
+    """YAML 1.1 reads ``--set lr=1e-3`` as the string '1e-3'; a float key accepts it."""
+    overrides = parse_set_options(["lr=1e-3"])
+    assert apply_overrides(RunConfig(), overrides).lr == 1e-3
+    with pytest.raises(ConfigError, match="lr: expected float"):
+        apply_overrides(RunConfig(), {"lr": "fast"})
+
+
 def test_unknown_key_lists_valid_keys():
     with pytest.raises(ConfigError) as err:
         apply_overrides(RunConfig(), {"alpha4": 1.0})

@@ -18,7 +18,17 @@ import numpy as np
 import pytest
 import torch
 
-from method._mi import InfoNCEHead, kl_loss, mi_code_loss, mi_paper_loss, pooled_distribution
+from method._mi import (
+    InfoNCEHead,
+    kl_loss,
+    mi_code_from_log_probs,
+    mi_code_loss,
+    mi_paper_loss,
+    packed_pooled_log_distribution,
+    pooled_cross_entropy,
+    pooled_distribution,
+    pooled_kl,
+)
 
 B, LP, LE, V = 3, 5, 7, 11
 PREDICT_LENGTHS = [5, 2, 3]  # real target tokens per example; the rest is padding
@@ -141,8 +151,8 @@ def test_code_loss_gradient_matches_released_arithmetic() -> None:
     torch.testing.assert_close(got, want)
 
 
-def _saved_vocab_sized(call: Callable[[], torch.Tensor]) -> list[torch.Tensor]:
-    """The [*, *, V] tensors autograd keeps for backward while ``call`` builds its graph."""
+def _saved_large(call: Callable[[], torch.Tensor], min_numel: int) -> list[torch.Tensor]:
+    """The tensors of at least ``min_numel`` elements autograd keeps while ``call`` runs."""
     saved: list[torch.Tensor] = []
 
     def pack(tensor: torch.Tensor) -> torch.Tensor:
@@ -151,26 +161,64 @@ def _saved_vocab_sized(call: Callable[[], torch.Tensor]) -> list[torch.Tensor]:
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
         call()
-    return [t for t in saved if t.dim() == 3 and t.shape[-1] == V]
+    return [t for t in saved if t.numel() >= min_numel]
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_backward_saves_no_extra_vocab_sized_tensor(dtype: torch.dtype) -> None:
-    """Only the logits (float32 copies for bf16) are kept for backward, one per graded branch."""
-    predict, predict_mask, explain, explain_mask = _batch(dtype=dtype)
-    predict.requires_grad_()
-    explain.requires_grad_()
-    calls = {  # name -> (call, branches with a gradient)
-        "code": (lambda: mi_code_loss(predict, explain), 1),
-        "paper": (lambda: mi_paper_loss(predict, predict_mask, explain, explain_mask, False), 2),
-        "kl": (lambda: kl_loss(predict, predict_mask, explain, explain_mask), 1),
+def test_training_path_terms_keep_no_new_vocab_sized_tensor() -> None:
+    """On the training path the terms read log-softmax the cross-entropy keeps anyway; they save
+    for backward no [B, L, V] or [N, V] tensor of their own (only views of their inputs)."""
+    predict, predict_mask, explain, explain_mask = _batch()
+    pred_lp = torch.log_softmax(predict, -1).requires_grad_()
+    expl_lp = torch.log_softmax(explain, -1).requires_grad_()
+    real_p, real_e = predict_mask != 0, explain_mask != 0
+    packed_p = pred_lp.detach()[real_p].requires_grad_()
+    packed_e = expl_lp.detach()[real_e].requires_grad_()
+
+    def pooled(packed, real):
+        return packed_pooled_log_distribution(packed, real.nonzero(as_tuple=True)[0], B)
+
+    calls = {
+        "code": (lambda: mi_code_from_log_probs(pred_lp, expl_lp), {pred_lp, expl_lp}),
+        "paper": (
+            lambda: pooled_cross_entropy(pooled(packed_p, real_p), pooled(packed_e, real_e)),
+            {packed_p, packed_e},
+        ),
+        "kl": (
+            lambda: pooled_kl(pooled(packed_p.detach(), real_p), pooled(packed_e, real_e)),
+            {packed_p, packed_e},
+        ),
     }
-    for name, (call, branches) in calls.items():
-        vocab_sized = _saved_vocab_sized(call)
-        assert len(vocab_sized) == branches, name
-        if dtype == torch.float32:  # the caller's logits, no new tensor
-            inputs = {predict.data_ptr(), explain.data_ptr()}
-            assert all(t.data_ptr() in inputs for t in vocab_sized), name
+    smallest = min(int(real_p.sum()), int(real_e.sum())) * V
+    for name, (call, inputs) in calls.items():
+        pointers = {t.untyped_storage().data_ptr() for t in inputs}
+        for tensor in _saved_large(call, smallest):
+            expanded_index = 0 in tensor.stride()
+            assert expanded_index or tensor.untyped_storage().data_ptr() in pointers, name
+
+
+def test_packed_terms_equal_the_logits_functions() -> None:
+    """The training path (packed log-softmax rows) computes the logits-based definitions."""
+    predict, predict_mask, explain, explain_mask = _batch()
+    real_p, real_e = predict_mask != 0, explain_mask != 0
+
+    def pooled(logits, real):
+        packed = torch.log_softmax(logits, -1)[real]
+        return packed_pooled_log_distribution(packed, real.nonzero(as_tuple=True)[0], B)
+
+    log_p, log_e = pooled(predict, real_p), pooled(explain, real_e)
+    torch.testing.assert_close(
+        pooled_cross_entropy(log_p, log_e),
+        mi_paper_loss(predict, predict_mask, explain, explain_mask),
+    )
+    torch.testing.assert_close(
+        pooled_kl(log_p, log_e), kl_loss(predict, predict_mask, explain, explain_mask)
+    )
+    torch.testing.assert_close(
+        mi_code_from_log_probs(torch.log_softmax(predict, -1), torch.log_softmax(explain, -1)),
+        torch.nn.CrossEntropyLoss()(
+            explain.softmax(-1).max(dim=-2).values, predict.softmax(-1).max(dim=-2).values
+        ),
+    )
 
 
 # ---- pooled_distribution ----

@@ -15,7 +15,7 @@ from bench.batching import collate, encode_pairs
 from bench.data import LoadOptions, load_dataset
 from bench.models import load_model
 from bench.runner import tokenizer_corpus
-from bench.strategy import STRATEGIES, TaskPair
+from bench.strategy import STRATEGIES, TaskPair, seq2seq_forward
 from method import mi_code_loss
 from tests.helpers import tiny_config
 
@@ -40,7 +40,7 @@ def build(data, strategy: str, **overrides):
     encoded = encode_pairs(
         loaded.tokenizer, pairs, config.max_input_length, config.max_target_length
     )
-    batch = collate(encoded, list(range(6)), loaded.tokenizer.pad_token_id)
+    batch = collate(encoded, list(range(6)))
     return loaded.model, impl, batch
 
 
@@ -160,3 +160,26 @@ def test_single_task_round_trip_and_truncation(data):
         )
     text = loaded.tokenizer.decode(ids, skip_special_tokens=True)
     assert text.startswith("word") and text.endswith("So the answer is 42")
+
+
+@pytest.mark.parametrize("all_positions", [False, True])
+def test_packed_forward_loss_equals_the_models_own_loss(data, all_positions):
+    """No logits for padding (packed) or all of them: the loss is the model's ``labels=`` loss."""
+    model, _, batch = build(data, "dss")
+    model.eval()
+    task = batch["explain"]
+    assert (task["labels"] == -100).any()  # the batch has padded target positions
+    out = seq2seq_forward(model, task, all_positions=all_positions)
+    want = model(**task).loss
+    torch.testing.assert_close(out.loss, want, rtol=0, atol=1e-6)
+    n_real = int((task["labels"] != -100).sum())
+    expected_rows = task["labels"].numel() if all_positions else n_real
+    assert out.log_probs.shape[:-1].numel() == expected_rows
+
+
+def test_packed_forward_computes_no_logits_for_padding(data):
+    model, _, batch = build(data, "dss")
+    captured, handle = _capture_logits(model)
+    seq2seq_forward(model, batch["explain"])
+    handle.remove()
+    assert captured[0].shape[0] == int((batch["explain"]["labels"] != -100).sum())

@@ -1,0 +1,84 @@
+"""Evaluation: candidate scoring without a decoding loop predicts what greedy generation does."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from bench.batching import BatchOrder, collate, encode_pairs
+from bench.data import LoadOptions, load_dataset
+from bench.evaluate import EvalSettings, evaluate, generate, score_candidates
+from bench.models import load_model
+from bench.runner import tokenizer_corpus
+from bench.strategy import STRATEGIES
+from tests.helpers import tiny_config
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """A tiny finetune model after 40 steps: it emits digits, not always a candidate one."""
+    config = tiny_config(strategy="finetune", **{"synth.n_train": 256, "synth.n_test": 64})
+    splits = load_dataset("synth", LoadOptions(data_dir=".", synth=config.synth))
+    loaded = load_model(config.model, tokenizer_corpus(splits), config.vocab_size, seed=0)
+    model, tokenizer = loaded.model, loaded.tokenizer
+    strategy = STRATEGIES.get("finetune")(config)
+    sep = tokenizer.eos_token
+    encoded = encode_pairs(
+        tokenizer, [strategy.training_pairs(ex, sep) for ex in splits.train], 48, 48
+    )
+    torch.manual_seed(0)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    order = BatchOrder(len(splits.train), 16, seed=0)
+    for step in range(40):
+        strategy.loss(model, collate(encoded, order.indices(step))).total.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    model.eval()
+    settings = EvalSettings("exact", 16, 48, 48, max_new_tokens=8)
+    return model, tokenizer, strategy, splits.test, settings
+
+
+def test_scoring_predicts_exactly_what_generation_predicts(trained):
+    model, tokenizer, strategy, test, settings = trained
+    gen_metrics, gen = evaluate(model, tokenizer, strategy, test, settings)
+    score_settings = dataclasses.replace(settings, closed_eval="score")
+    score_metrics, scored = evaluate(model, tokenizer, strategy, test, score_settings)
+    in_candidates = [g["generated"] in ex.candidates for g, ex in zip(gen, test, strict=True)]
+    assert any(in_candidates) and not all(in_candidates)  # both branches are exercised
+    for g, s, inside in zip(gen, scored, in_candidates, strict=True):
+        assert s["correct"] == g["correct"]
+        if inside:
+            assert s["prediction"] == g["prediction"] == s["generated"]
+            assert s["confidence"] == pytest.approx(g["confidence"], rel=1e-4)
+        else:
+            assert s["prediction"] == "" and s["generated"] is None and s["confidence"] == 0
+        for c, p in g["candidate_probs"].items():
+            assert s["candidate_probs"][c] == pytest.approx(p, abs=1e-5)
+    assert score_metrics["accuracy"] == gen_metrics["accuracy"]
+    assert score_metrics["candidate_accuracy"] == gen_metrics["candidate_accuracy"]
+
+
+def test_candidate_scores_equal_one_pass_per_pair(trained):
+    """The shared-encoder pass gives each pair's own teacher-forced log-probability."""
+    model, tokenizer, strategy, test, settings = trained
+    sources = [strategy.predict_source(ex, tokenizer.eos_token) for ex in test[:4]]
+    targets = [list(ex.candidates) for ex in test[:4]]
+    batched = score_candidates(model, tokenizer, sources, targets, settings)
+    for source, row, scores in zip(sources, targets, batched, strict=True):
+        for target, logp in zip(row, scores.logprobs, strict=True):
+            (alone,) = score_candidates(model, tokenizer, [source], [[target]], settings)
+            assert logp == pytest.approx(alone.logprobs[0], abs=1e-4)
+
+
+def test_greedy_candidate_is_the_generated_text(trained):
+    model, tokenizer, strategy, test, settings = trained
+    sources = [strategy.predict_source(ex, tokenizer.eos_token) for ex in test]
+    generated, _ = generate(model, tokenizer, sources, settings)
+    scores = score_candidates(
+        model, tokenizer, sources, [list(e.candidates) for e in test], settings
+    )
+    for text, ex, score in zip(generated, test, scores, strict=True):
+        expected = ex.candidates.index(text) if text in ex.candidates else None
+        assert score.greedy == expected
