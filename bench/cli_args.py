@@ -32,3 +32,13 @@ def add_plan_arguments(parser: argparse.ArgumentParser, suite_default: str | Non
     parser.add_argument(
         "--data-dir", help="DSS data directory (default: $COTBENCH_DATA, else ./data)"
     )
+
+
+def add_jobs_argument(parser: argparse.ArgumentParser) -> None:
+    """``--jobs N``: runs trained at once, each in its own process."""
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="runs trained at once, each in its own process with cores/N threads (default 1)",
+    )

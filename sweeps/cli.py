@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from bench.cli_args import add_plan_arguments
+from bench.cli_args import add_jobs_argument, add_plan_arguments
 from bench.errors import ConfigError
 
 DEFAULT_EVAL_SEEDS = "0,1,2"
@@ -46,7 +46,9 @@ def _cmd_ablate(args: argparse.Namespace) -> int:
     print(describe_plan(plan.suite, plan.profile, plan.configs, args.runs_dir))
     if args.dry_run:
         return 0
-    section = run_ablation(plan, runs_dir=args.runs_dir, data_dir=args.data_dir, out=args.out)
+    section = run_ablation(
+        plan, runs_dir=args.runs_dir, data_dir=args.data_dir, out=args.out, jobs=args.jobs
+    )
     print(f"ablation table, figure and report section in {section.parent}")
     return 0
 
@@ -106,6 +108,7 @@ def add_sweep_parsers(subparsers: Any) -> None:
         "--out", help="output directory (default: <runs-dir>/ablations/<suite>-<key>)"
     )
     ablate.add_argument("--dry-run", action="store_true", help="print the plan and exit")
+    add_jobs_argument(ablate)
     ablate.set_defaults(func=_cmd_ablate)
 
     sweep = subparsers.add_parser(

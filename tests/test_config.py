@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import pytest
 
 from bench.config import RunConfig, apply_overrides, parse_set_options, valid_keys
@@ -72,3 +75,19 @@ def test_hash_ignores_seed_and_bookkeeping_but_not_maths():
     assert apply_overrides(base, {"checkpoint_every": 7}).config_hash() == base.config_hash()
     assert apply_overrides(base, {"alpha3": 0.2}).config_hash() != base.config_hash()
     assert apply_overrides(base, {"noise.level": 0.2}).config_hash() != base.config_hash()
+
+
+def test_keys_added_later_keep_earlier_hashes_at_their_old_behaviour():
+    """A config hashes as before the key existed while the key keeps the old behaviour."""
+    base = RunConfig()
+    legacy = {
+        k: v
+        for k, v in base.to_dict().items()
+        if k not in {"seed", "checkpoint_every", "log_every", "length_grouping", "closed_eval"}
+    }
+    digest = hashlib.sha256(json.dumps(legacy, sort_keys=True).encode()).hexdigest()[:12]
+    assert base.config_hash() == digest
+    assert apply_overrides(base, {"length_grouping": True}).config_hash() != digest
+    assert apply_overrides(base, {"closed_eval": "score"}).config_hash() != digest
+    with pytest.raises(ConfigError, match="closed_eval: expected one of generate, score"):
+        apply_overrides(base, {"closed_eval": "guess"}).validate()

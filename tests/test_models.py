@@ -139,7 +139,7 @@ def test_minilm_trains_and_generates_through_the_core(minilm_model):
     from bench.config import RunConfig
     from bench.data import LoadOptions, load_dataset
     from bench.evaluate import EvalSettings, generate
-    from bench.strategy import STRATEGIES
+    from bench.strategy import STRATEGIES, seq2seq_forward
 
     config = RunConfig(model=MINILM)
     splits = load_dataset("synth", LoadOptions(data_dir=Path("."), synth=config.synth), max_train=4)
@@ -156,6 +156,12 @@ def test_minilm_trains_and_generates_through_the_core(minilm_model):
     out = strategy.loss(model, batch)
     out.total.backward()
     assert torch.isfinite(out.total) and set(out.parts) == {"pred", "explain"}
+    model.eval()  # the packed pass (no logits at padding) gives the model's own labels= loss
+    with torch.no_grad():
+        for task in ("predict", "explain"):
+            packed = seq2seq_forward(model, batch[task]).loss
+            torch.testing.assert_close(packed, model(**batch[task]).loss, rtol=0, atol=1e-5)
+    model.train()
     grad = _cross_query(model).grad
     assert grad is not None and grad.abs().sum() > 0
     model.zero_grad()

@@ -9,6 +9,7 @@ import pytest
 
 from bench.cli import main
 from bench.errors import BenchError
+from bench.plan import execute_plan
 from bench.runner import run_one
 from bench.store import iter_runs, read_json, read_jsonl, run_dir, run_lock
 from bench.trainer import TrainingInterrupted
@@ -150,3 +151,17 @@ def test_cli_missing_data_fails_before_training(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "svamp" in err and "bench data fetch" in err and err.count("\n") == 1
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_parallel_jobs_give_the_same_numbers_in_plan_order(tmp_path):
+    configs = [tiny_config(strategy=s, max_steps=2, eval_every=2) for s in ("finetune", "dss")]
+    serial = execute_plan("t", None, configs, runs_dir=tmp_path / "a", data_dir=None)
+    parallel = execute_plan("t", None, configs, runs_dir=tmp_path / "b", data_dir=None, jobs=2)
+    assert [r.metrics["strategy"] for r in parallel] == ["finetune", "dss"]
+    for one, other in zip(serial, parallel, strict=True):
+        assert read_jsonl(one.directory / "predictions.jsonl") == read_jsonl(
+            other.directory / "predictions.jsonl"
+        )
+    with pytest.raises(BenchError, match="--jobs 0"):
+        execute_plan("t", None, configs, runs_dir=tmp_path / "c", data_dir=None, jobs=0)
