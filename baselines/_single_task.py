@@ -18,6 +18,7 @@ class SingleTask(Strategy):
 
     tasks = ("predict",)
     predict_prefix = ""
+    label_target = False  # the label follows a generated rationale: evaluation must decode
 
     def training_pairs(self, example: Example, sep: str) -> dict[str, TaskPair]:
         suffix = f" {ANSWER_MARKER} {example.label}"

@@ -183,3 +183,16 @@ def test_packed_forward_computes_no_logits_for_padding(data):
     seq2seq_forward(model, batch["explain"])
     handle.remove()
     assert captured[0].shape[0] == int((batch["explain"]["labels"] != -100).sum())
+
+
+@pytest.mark.parametrize(("name", "overrides"), VARIANTS)
+def test_label_target_strategies_score_candidates_on_their_own(data, name, overrides):
+    """``label_target`` lets evaluation skip decoding: it must mean that a candidate's target
+    and parsed prediction are the candidate itself, whatever was generated."""
+    _, strategy, _ = build(data, name, **overrides)
+    generated = "b=a+4=3+4=7. So the answer is 7"
+    scored_alone = all(
+        strategy.candidate_target(generated, c) == c and strategy.parse_prediction(c) == c
+        for c in ("3", "entailment", "( 1 + 2 )")
+    )
+    assert strategy.label_target == scored_alone
