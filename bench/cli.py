@@ -11,8 +11,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bench.cli_args import add_plan_arguments
+from bench.cli_args import add_jobs_argument, add_plan_arguments
 from bench.errors import BenchError
+from bench.perf.cli import add_perf_parser
 from reports.cli import add_report_parser
 from sweeps.cli import add_sweep_parsers
 
@@ -59,6 +60,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         runs_dir=args.runs_dir,
         data_dir=args.data_dir,
         force=args.force,
+        jobs=args.jobs,
     )
     return 0
 
@@ -151,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--force", action="store_true", help="retrain finished runs (old ones are moved aside)"
     )
+    add_jobs_argument(run)
     run.add_argument("--dry-run", action="store_true", help="print the plan and exit")
     run.set_defaults(func=_cmd_run)
 
@@ -185,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     lister = sub.add_parser("list", help="suites, profiles, strategies, datasets, model presets")
     lister.set_defaults(func=_cmd_list)
     add_report_parser(sub)
+    add_perf_parser(sub)
     add_sweep_parsers(sub)
     return parser
 

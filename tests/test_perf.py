@@ -1,0 +1,115 @@
+"""``bench perf``: the reference design matches cotbench's losses, the collator's halves, padded
+shares, and the command's JSON and errors (tiny synth set-up, seconds)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from bench.cli import main
+from bench.perf._designs import token_counts
+from bench.perf._reference import TaskPrefixCollator
+from bench.perf._run import QUICK, STRATEGY_NAMES, PerfSettings, loss_parity, prepare
+
+
+@pytest.fixture(scope="module")
+def setup():
+    return prepare(PerfSettings(**QUICK, quick=True))
+
+
+@pytest.mark.parametrize("strategy", STRATEGY_NAMES)
+def test_reference_and_cotbench_losses_match(setup, strategy):
+    parity = loss_parity(setup, strategy)
+    expected = {"total", "pred", "explain"} | ({"mi"} if strategy == "dss+mi" else set())
+    assert set(parity) == expected | {"max_abs_diff"}
+    assert parity["max_abs_diff"] < 1e-5
+
+
+def test_reference_collator_splits_and_pads_the_halves(setup):
+    features = [
+        {
+            "input_ids": [5, 6, 1],
+            "attention_mask": [1, 1, 1],
+            "labels": [7, 1],
+            "expl_input_ids": [8, 1],
+            "expl_attention_mask": [1, 1],
+            "expl_labels": [9, 10, 11, 1],
+        },
+        {
+            "input_ids": [5, 1],
+            "attention_mask": [1, 1],
+            "labels": [7, 12, 1],
+            "expl_input_ids": [8, 13, 14, 1],
+            "expl_attention_mask": [1, 1, 1, 1],
+            "expl_labels": [1],
+        },
+    ]
+    batch = TaskPrefixCollator(setup.loaded.tokenizer, setup.loaded.model)(features)
+    pad = setup.loaded.tokenizer.pad_token_id
+    pred, expl = batch["pred"], batch["expl"]
+    assert pred["input_ids"].tolist() == [[5, 6, 1], [5, 1, pad]]
+    assert pred["attention_mask"].tolist() == [[1, 1, 1], [1, 1, 0]]
+    assert pred["labels"].tolist() == [[7, 1, -100], [7, 12, 1]]
+    assert expl["input_ids"].tolist() == [[8, 1, pad, pad], [8, 13, 14, 1]]
+    assert expl["attention_mask"].tolist() == [[1, 1, 0, 0], [1, 1, 1, 1]]
+    assert expl["labels"].tolist() == [[9, 10, 11, 1], [1, -100, -100, -100]]
+    assert expl["decoder_input_ids"][:, 1:].tolist() == [[9, 10, 11], [1, pad, pad]]
+
+
+def test_padded_share_of_a_hand_made_batch():
+    batch = {
+        "predict": {
+            "input_ids": torch.tensor([[4, 5, 1, 0], [4, 5, 6, 1]]),
+            "attention_mask": torch.tensor([[1, 1, 1, 0], [1, 1, 1, 1]]),
+            "labels": torch.tensor([[5, 1, -100], [1, -100, -100]]),
+        },
+        "explain": {
+            "input_ids": torch.tensor([[4, 1], [4, 1]]),
+            "attention_mask": torch.tensor([[1, 1], [1, 1]]),
+            "labels": torch.tensor([[7, 1], [1, -100]]),
+        },
+    }
+    counts = token_counts(batch)
+    assert (counts.encoder_real, counts.encoder_computed) == (11, 12)
+    assert (counts.decoder_real, counts.decoder_computed) == (6, 10)
+    share = counts.padded_share()
+    assert share["encoder"] == pytest.approx(1 / 12)
+    assert share["decoder"] == pytest.approx(4 / 10)
+    assert share["total"] == pytest.approx(5 / 22)
+
+
+def test_quick_json_has_sane_values(capsys):
+    assert main(["perf", "--quick", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    for strategy in STRATEGY_NAMES:
+        train = result["train"][strategy]
+        assert train["speedup"] > 0
+        for design in ("reference", "cotbench"):
+            d = train[design]
+            assert d["examples_per_s"] > 0 and d["real_tokens_per_s"] > 0
+            assert 0 <= d["data_share"] <= 1 and d["mfu"] > 0
+            assert all(0 <= v <= 1 for v in d["padded_share"].values())
+            assert d["peak_step_bytes"] > 0
+            assert d["executed_flops"] >= d["useful_flops"] > 0
+        assert result["parity"][strategy]["max_abs_diff"] < 1e-5
+    assert all(r > 0 for r in result["memory_mi_over_dss"].values())
+    ev = result["eval"]
+    assert ev["speedup"] > 0 and 0 <= ev["identical_labels"] <= 1
+    assert result["settings"]["train_examples"] == QUICK["steps"] * QUICK["batch"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--batch", "0"], "--batch: expected an integer >= 1"),
+        (["--model", "no-such-model"], "model 'no-such-model'"),
+        (["--steps", "100"], "training examples"),
+    ],
+)
+def test_bad_arguments_give_one_error_line(capsys, args, message):
+    assert main(["perf", "--quick", *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and message in err
+    assert len(err.splitlines()) == 1
