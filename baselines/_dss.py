@@ -60,4 +60,3 @@ class DistillingStepByStep(Strategy):
             parts[name] = term
             total = total + cfg.alpha3 * term
         return LossOutput(total=total, parts=parts)
-
