@@ -27,7 +27,7 @@ import json
 import math
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -112,9 +112,9 @@ def _distinct(values: Iterable[Any]) -> list[Any]:
     return [unique[key] for key in sorted(unique)]
 
 
-def _provenance(bundle: Path, suite: str, profile: str, spec: BootstrapSpec) -> dict[str, Any]:
-    from reports import DEFAULT_PAIRS
-
+def _provenance(
+    bundle: Path, suite: str, profile: str, spec: BootstrapSpec, pairs: list[tuple[str, str]]
+) -> dict[str, Any]:
     runs = bundle / RUNS
     envs = {str(p.parent.relative_to(runs)): read_json(p) for p in sorted(runs.rglob("env.json"))}
     configs = [read_json(p) for p in sorted(runs.rglob("config.json"))]
@@ -140,7 +140,7 @@ def _provenance(bundle: Path, suite: str, profile: str, spec: BootstrapSpec) -> 
                 "level": spec.level,
                 "permutations": spec.permutations,
             },
-            "pairs": [list(pair) for pair in DEFAULT_PAIRS],
+            "pairs": [list(pair) for pair in pairs],
             "papers": sorted(str(p.relative_to(bundle)) for p in (bundle / PAPERS).glob("*.yaml")),
         },
     }
@@ -196,8 +196,11 @@ def export_bundle(
     *,
     spec: BootstrapSpec | None = None,
     force: bool = False,
+    pairs: Sequence[tuple[str, str]] = (),
 ) -> Path:
     """Write the bundle of ``suite``/``profile`` from ``runs_dir`` to ``out`` and return it.
+
+    ``paired.csv`` compares :data:`reports.DEFAULT_PAIRS` and the strategy ``pairs`` (a, b).
 
     ``spec`` is the :class:`reports.BootstrapSpec` of the tables (default settings if None); the
     verdicts are judged against the installed paper files (``reports/papers``), which are copied
@@ -221,10 +224,11 @@ def export_bundle(
         (staging / PAPERS).mkdir()
         for paper in _installed_papers():
             shutil.copyfile(paper, staging / PAPERS / paper.name)
-        tables = _tables_csv(staging, suite, profile, spec, list(DEFAULT_PAIRS))
+        all_pairs = list(dict.fromkeys([*DEFAULT_PAIRS, *pairs]))
+        tables = _tables_csv(staging, suite, profile, spec, all_pairs)
         for name, text in tables.items():
             write_text_atomic(staging / name, text)
-        write_json(staging / PROVENANCE, _provenance(staging, suite, profile, spec))
+        write_json(staging / PROVENANCE, _provenance(staging, suite, profile, spec, all_pairs))
         _write_manifest(staging)
         if out.exists():
             out.rename(old)

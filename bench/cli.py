@@ -86,8 +86,16 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def _cmd_export(args: argparse.Namespace) -> int:
     from bench.bundle import export_bundle
+    from reports.cli import parse_pair
 
-    out = export_bundle(args.runs_dir, args.suite, args.profile, args.out, force=args.force)
+    out = export_bundle(
+        args.runs_dir,
+        args.suite,
+        args.profile,
+        args.out,
+        force=args.force,
+        pairs=[parse_pair(p) for p in args.pair],
+    )
     print(f"bundle written to {out}")
     return 0
 
@@ -165,6 +173,13 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--runs-dir", default="runs", help="run store directory (default: ./runs)")
     export.add_argument("--out", required=True, help="bundle directory to create")
     export.add_argument("--force", action="store_true", help="replace an existing bundle")
+    export.add_argument(
+        "--pair",
+        action="append",
+        default=[],
+        metavar="A:B",
+        help="also compare strategy A with B in paired.csv (dss+mi:dss and dss:finetune always)",
+    )
     export.set_defaults(func=_cmd_export)
 
     verify = sub.add_parser(

@@ -13,6 +13,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -240,3 +241,13 @@ def test_rerun_subsets_by_count_and_by_name(bundle):
     assert bundle_runs(bundle, ["seed-1"]) == [run for run in runs if run.name == "seed-1"]
     assert bundle_runs(bundle, ["nothing-like-this"]) == []
     assert read_json(bundle / "provenance.json")["rerun_tolerance"] == RERUN_TOLERANCE
+
+
+def test_extra_pairs_are_compared_recorded_and_verified(runs_dir, tmp_path):
+    bundle = export_bundle(runs_dir, "t", "tiny", tmp_path / "pairs", pairs=[("finetune", "dss")])
+    paired = pd.read_csv(bundle / "paired.csv")
+    assert {("finetune", "dss"), ("dss", "finetune")} <= set(
+        zip(paired["a"], paired["b"], strict=True)
+    )
+    assert ["finetune", "dss"] in read_json(bundle / "provenance.json")["tables"]["pairs"]
+    assert verify_bundle(bundle) == []
