@@ -167,7 +167,7 @@ def _tables_csv(
     )
 
     with tempfile.TemporaryDirectory() as tmp:
-        store = collect_runs(_unpacked(bundle, Path(tmp)), suite=suite, profile=profile)
+        store = collect_runs(unpack_runs(bundle, Path(tmp)), suite=suite, profile=profile)
         summary = summary_table(store, spec)
         tables = {
             SUMMARY: summary,
@@ -247,7 +247,7 @@ def _installed_papers() -> list[Path]:
     return sorted(folder.glob("*.yaml"))
 
 
-def _unpacked(bundle: Path, target: Path) -> Path:
+def unpack_runs(bundle: Path, target: Path) -> Path:
     """The bundle's runs as a run store (predictions decompressed) under ``target``."""
     for source in sorted((bundle / RUNS).glob("*/*/*/*/seed-*")):
         if not SEED_DIR.fullmatch(source.name):

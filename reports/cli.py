@@ -2,7 +2,7 @@
 
 Usage::
 
-    bench report [--suite S] [--profile P] [--runs-dir runs] [--out report.html]
+    bench report [--suite S] [--profile P] [--runs-dir runs | --bundle DIR] [--out report.html]
                  [--tables-dir DIR] [--pair A:B ...] [--resamples N] [--bootstrap-seed N]
 
 Heavy imports (pandas, matplotlib) happen inside the command.
@@ -11,6 +11,8 @@ Heavy imports (pandas, matplotlib) happen inside the command.
 from __future__ import annotations
 
 import argparse
+import tempfile
+from pathlib import Path
 
 from bench.errors import ConfigError
 
@@ -24,6 +26,15 @@ def parse_pair(text: str) -> tuple[str, str]:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    if args.bundle is None:
+        return _report(args, args.runs_dir)
+    from bench.bundle import unpack_runs
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return _report(args, unpack_runs(Path(args.bundle), Path(tmp)))
+
+
+def _report(args: argparse.Namespace, runs_dir: str | Path) -> int:
     from reports._report import build_report
     from reports._stats import BootstrapSpec
 
@@ -31,7 +42,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         resamples=args.resamples, seed=args.bootstrap_seed, permutations=args.permutations
     )
     result = build_report(
-        args.runs_dir,
+        runs_dir,
         suite=args.suite,
         profile=args.profile,
         out=args.out,
@@ -56,7 +67,9 @@ def add_report_parser(subparsers: argparse._SubParsersAction) -> None:
         "--suite", help="only this suite, by name or suite YAML file (default: every suite)"
     )
     report.add_argument("--profile", help="only this profile (default: every profile)")
-    report.add_argument("--runs-dir", default="runs", help="run store directory (default: ./runs)")
+    source = report.add_mutually_exclusive_group()
+    source.add_argument("--runs-dir", default="runs", help="run store directory (default: ./runs)")
+    source.add_argument("--bundle", help="a results bundle (bench export) instead of a run store")
     report.add_argument("--out", default="report.html", help="HTML file (default: report.html)")
     report.add_argument(
         "--tables-dir",

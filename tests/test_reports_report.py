@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.cli import main
 from bench.runner import run_one
 from reports import (
     BootstrapSpec,
@@ -221,7 +222,8 @@ PROBE = (
 )
 
 
-def test_report_renders_in_headless_chromium(report, tmp_path):
+def assert_renders_in_chromium(html: Path, tmp_path: Path) -> None:
+    """Headless Chromium loads ``html``: no broken image, at least two, no console message."""
     chromium = shutil.which("chromium")
     if chromium is None:
         if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
@@ -229,7 +231,7 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
         pytest.skip("chromium not installed")
     # a copy with a probe that counts images that failed to decode; the report has no scripts
     probe = tmp_path / "probe.html"
-    probe.write_text(report.html.read_text().replace("</body>", PROBE + "</body>"))
+    probe.write_text(html.read_text().replace("</body>", PROBE + "</body>"))
     result = subprocess.run(
         [
             chromium,
@@ -247,3 +249,19 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     assert 'data-broken="0"' in body
     assert int(re.search(r'data-images="(\d+)"', body)[1]) >= 2
     assert "CONSOLE" not in result.stderr
+
+
+def test_report_renders_in_headless_chromium(report, tmp_path):
+    assert_renders_in_chromium(report.html, tmp_path)
+
+
+FINDINGS_BUNDLES = ["synth-cpu"]  # docs/findings.md
+
+
+@pytest.mark.parametrize("name", FINDINGS_BUNDLES)
+def test_findings_bundle_report_renders(name, tmp_path):
+    """The committed findings bundles give a full HTML report (bench report --bundle)."""
+    bundle = Path(__file__).parents[1] / "results" / name
+    html = tmp_path / f"{name}.html"
+    assert main(["report", "--bundle", str(bundle), "--out", str(html)]) == 0
+    assert_renders_in_chromium(html, tmp_path)
