@@ -10,8 +10,11 @@ batches, batch order shuffled), so that few padded positions are computed.
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from pathlib import Path
 
 import torch
 from transformers import PreTrainedTokenizerBase
@@ -82,6 +85,49 @@ def encode_pairs(
         labels = _encode_targets(tokenizer, column, max_target_length)
         label_ids, label_lengths = _padded(labels, IGNORE_INDEX)
         encoded[task] = EncodedTask(input_ids, input_lengths, label_ids, label_lengths)
+    return encoded
+
+
+def encoding_key(
+    tokenizer: PreTrainedTokenizerBase,
+    pairs: list[dict[str, TaskPair]],
+    max_input_length: int,
+    max_target_length: int,
+) -> str:
+    """sha256 of everything ``encode_pairs`` reads: the tokenizer, the texts, the limits."""
+    digest = hashlib.sha256()
+    digest.update(type(tokenizer).__name__.encode())
+    digest.update(tokenizer.backend_tokenizer.to_str().encode())
+    digest.update(f"{max_input_length}/{max_target_length}".encode())
+    for example in pairs:
+        for task, pair in example.items():
+            digest.update("\0".join((task, pair.source, pair.target, pair.target_suffix)).encode())
+            digest.update(b"\1")
+    return digest.hexdigest()
+
+
+def cached_encode_pairs(
+    tokenizer: PreTrainedTokenizerBase,
+    pairs: list[dict[str, TaskPair]],
+    max_input_length: int,
+    max_target_length: int,
+    cache_dir: Path,
+) -> dict[str, EncodedTask]:
+    """``encode_pairs``, stored under ``cache_dir`` by :func:`encoding_key` and loaded from there
+    when the same tokenizer, texts and limits come again (the runs of a suite share them)."""
+    key = encoding_key(tokenizer, pairs, max_input_length, max_target_length)
+    path = cache_dir / "encoded" / f"{key[:24]}.pt"
+    if path.is_file():
+        stored = torch.load(path, weights_only=True)
+        return {task: EncodedTask(*tensors) for task, tensors in stored.items()}
+    encoded = encode_pairs(tokenizer, pairs, max_input_length, max_target_length)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    columns = {
+        task: tuple(getattr(enc, f.name) for f in fields(enc)) for task, enc in encoded.items()
+    }
+    torch.save(columns, tmp)
+    tmp.replace(path)  # atomic: a concurrent run reads the old or the new file, never half
     return encoded
 
 

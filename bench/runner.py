@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from accelerate import PartialState
 
-from bench.batching import encode_pairs
+from bench.batching import cached_encode_pairs
 from bench.config import RunConfig
 from bench.data import DatasetSplits, LoadOptions, apply_noise, load_dataset, resolve_data_dir
 from bench.evaluate import EvalSettings, evaluate
@@ -35,6 +35,7 @@ from bench.store import (
     write_jsonl,
 )
 from bench.strategy import EXPLAIN_PREFIX, PREDICT_PREFIX, STRATEGIES
+from bench.tokenizer import default_cache_dir
 from bench.trainer import load_best, make_accelerator, train
 
 TOKENIZER_EXTRA_TEXT = f"{PREDICT_PREFIX} {EXPLAIN_PREFIX} So the answer is"
@@ -187,11 +188,12 @@ def _train_and_evaluate(
         }
         _record_start(directory, config, origin, loaded, env)
     sep = tokenizer.eos_token
-    encoded = encode_pairs(
+    encoded = cached_encode_pairs(
         tokenizer,
         [strategy.training_pairs(ex, sep) for ex in train_examples],
         config.max_input_length,
         config.max_target_length,
+        default_cache_dir(),
     )
     settings = EvalSettings(
         splits.metric,

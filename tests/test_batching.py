@@ -6,7 +6,20 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bench.batching import IGNORE_INDEX, BatchOrder, EncodedTask, _padded, collate
+from bench.batching import (
+    IGNORE_INDEX,
+    BatchOrder,
+    EncodedTask,
+    _padded,
+    cached_encode_pairs,
+    collate,
+    encode_pairs,
+)
+from bench.config import RunConfig
+from bench.data import LoadOptions, SynthConfig, load_dataset
+from bench.models import load_model
+from bench.runner import tokenizer_corpus
+from bench.strategy import STRATEGIES
 
 
 def _lengths(n: int, seed: int = 0) -> torch.Tensor:
@@ -63,3 +76,22 @@ def test_collate_pads_each_task_to_its_batch_maximum():
     assert batch["input_ids"].tolist() == [[7, 1, 0], [5, 6, 1]]
     assert batch["attention_mask"].tolist() == [[1, 1, 0], [1, 1, 1]]
     assert batch["labels"].tolist() == [[4, 4, 4, 1], [3, 1, -100, -100]]
+
+
+def test_encoding_cache_returns_the_same_tensors_and_keys_on_content(tmp_path):
+    splits = load_dataset("synth", LoadOptions(data_dir=".", synth=SynthConfig(n_train=20)))
+    tokenizer = load_model("tiny-t5-s", tokenizer_corpus(splits), 120, seed=0).tokenizer
+    strategy = STRATEGIES.get("dss")(RunConfig())
+    pairs = [strategy.training_pairs(ex, tokenizer.eos_token) for ex in splits.train]
+    fresh = encode_pairs(tokenizer, pairs, 48, 48)
+    stored = cached_encode_pairs(tokenizer, pairs, 48, 48, tmp_path)
+    loaded = cached_encode_pairs(tokenizer, pairs, 48, 48, tmp_path)
+    assert len(list((tmp_path / "encoded").iterdir())) == 1
+    for encoded in (stored, loaded):
+        assert encoded.keys() == fresh.keys()
+        for task in fresh:
+            for name in ("input_ids", "input_lengths", "label_ids", "label_lengths"):
+                assert torch.equal(getattr(encoded[task], name), getattr(fresh[task], name))
+    cached_encode_pairs(tokenizer, pairs, 48, 32, tmp_path)  # other limits, other entry
+    cached_encode_pairs(tokenizer, pairs[:-1], 48, 48, tmp_path)  # other texts
+    assert len(list((tmp_path / "encoded").iterdir())) == 3
