@@ -128,7 +128,9 @@ def paired_calibration_table(
     )
     # lower is better: negate the difference so that claim() names the lower one
     frame["claim"] = [
-        claim(r.a, r.b, -r.diff, r.p_holm, alpha).replace("better", "better calibrated")
+        claim(r.a, r.b, -r.diff, r.p_holm, (-r.ci_high, -r.ci_low), alpha).replace(
+            "better", "better calibrated"
+        )
         for r in frame.itertuples(index=False)
     ]
     return frame

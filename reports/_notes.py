@@ -24,7 +24,8 @@ def method_notes(spec: BootstrapSpec) -> list[str]:
         f"arm); p-value from a two-sided sign-flip permutation test on the per-example "
         f"differences of seed-averaged correctness ({spec.permutations} flips, seed "
         f"{spec.seed}); Holm correction across datasets for each pair; a claim of 'better' "
-        f"needs Holm p < {ALPHA}.",
+        f"needs Holm p < {ALPHA} and a CI that excludes 0 (the test conditions on the trained "
+        "models, the CI also resamples seeds).",
         "Confidence: " + CONFIDENCE_DEFINITION + ".",
         f"Calibration metrics ({metrics}) are computed per seed and averaged over seeds; "
         "equal-width bin k holds [k/K, (k+1)/K) (torchmetrics' convention), equal-mass bins "

@@ -58,9 +58,23 @@ def summary_table(store: RunStore, spec: BootstrapSpec) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def claim(a: str, b: str, diff: float, p_adjusted: float, alpha: float = ALPHA) -> str:
-    """``"<a> better"`` / ``"<b> better"`` only when the adjusted p-value is below ``alpha``."""
-    if p_adjusted < alpha and diff != 0:
+def claim(
+    a: str,
+    b: str,
+    diff: float,
+    p_adjusted: float,
+    interval: tuple[float, float],
+    alpha: float = ALPHA,
+) -> str:
+    """``"<a> better"`` / ``"<b> better"`` only when the adjusted p-value is below ``alpha`` AND
+    the bootstrap interval of ``diff`` excludes 0.
+
+    The permutation test flips examples of seed-averaged predictions, so it asks whether these
+    trained models differ; the interval also resamples the seeds, so it asks whether another
+    seed would keep the sign. A method-level claim needs both.
+    """
+    low, high = interval
+    if p_adjusted < alpha and diff != 0 and (low > 0 or high < 0):
         return f"{a} better" if diff > 0 else f"{b} better"
     return NO_DIFFERENCE
 
@@ -141,6 +155,7 @@ def paired_table(
         lambda p: holm(p.to_numpy())
     )
     frame["claim"] = [
-        claim(r.a, r.b, r.diff, r.p_holm, alpha) for r in frame.itertuples(index=False)
+        claim(r.a, r.b, r.diff, r.p_holm, (r.ci_low, r.ci_high), alpha)
+        for r in frame.itertuples(index=False)
     ]
     return frame

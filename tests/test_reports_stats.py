@@ -118,3 +118,18 @@ def test_bad_shapes_raise():
         bootstrap_interval(mean_metric, [np.zeros((2, 0))], SPEC)
     with pytest.raises(ValueError, match="same examples"):
         paired_bootstrap(mean_metric, [np.zeros((1, 3))], [np.zeros((1, 4))], SPEC)
+
+
+@pytest.mark.parametrize(
+    ("diff", "p", "interval", "expected"),
+    [
+        (0.03, 0.001, (0.01, 0.05), "a better"),
+        (-0.03, 0.001, (-0.05, -0.01), "b better"),
+        (0.03, 0.001, (-0.02, 0.09), "no significant difference"),  # seeds disagree
+        (0.03, 0.2, (0.01, 0.05), "no significant difference"),  # test does not reject
+    ],
+)
+def test_a_claim_needs_the_test_and_the_interval(diff, p, interval, expected):
+    from reports._tables import claim
+
+    assert claim("a", "b", diff, p, interval) == expected

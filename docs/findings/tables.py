@@ -1,11 +1,15 @@
 """Markdown tables for docs/findings.md, computed from a results bundle's files only.
 
-    python docs/findings/tables.py results/synth-cpu            # print every block
+    python docs/findings/tables.py results/synth-cpu        # the summary and paired blocks
+    python docs/findings/tables.py results/synth-cpu --block ablation:alpha3:dss+mi:0,0.1,1.0
     python docs/findings/tables.py --check docs/findings.md     # exit 1 if a block is stale
 
 findings.md embeds each block between ``<!-- begin BLOCK BUNDLE -->`` and ``<!-- end -->``;
-``--check`` regenerates every embedded block from its bundle and compares (CI runs it), so
-every number in those tables is traceable to a committed bundle.
+``--check`` regenerates every embedded block from its bundle and compares (tests/test_findings.py
+runs it in CI), so every number in those tables is traceable to a committed bundle. Blocks:
+``summary``, ``paired`` (the bundle's own tables) and
+``ablation:KEY:STRATEGIES:VALUES[:K=V;K=V]`` (``bench ablate``'s table, recomputed from the
+bundle's runs: each value against the suite's default, paired, Holm-adjusted).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import argparse
 import json
 import re
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -98,7 +103,42 @@ def paired_block(bundle: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-BLOCKS: dict[str, Callable[[Path], str]] = {"summary": summary_block, "paired": paired_block}
+def ablation_block(bundle: Path, key: str, strategies: str, values: str, sets: str = "") -> str:
+    """``bench ablate``'s table over the bundle's runs (needs every run of the grid in it)."""
+    from bench.bundle import unpack_runs
+    from bench.config import parse_set_options
+    from reports import BootstrapSpec
+    from sweeps._ablate import ablation_display, ablation_table, plan_ablation
+    from sweeps._keys import parse_values
+
+    provenance = json.loads((bundle / "provenance.json").read_text())
+    plan = plan_ablation(
+        provenance["suite"],
+        key,
+        parse_values(values),
+        profile=provenance["profile"],
+        strategies=strategies.split(","),
+        overrides=parse_set_options(sets.split(";")) if sets else None,
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        table = ablation_table(plan, unpack_runs(bundle, Path(tmp)), BootstrapSpec())
+    display = ablation_display(table, key).astype(str)
+    lines = ["| " + " | ".join(display.columns) + " |", "|" + "---|" * len(display.columns)]
+    lines += ["| " + " | ".join(row) + " |" for row in display.itertuples(index=False)]
+    return "\n".join(lines) + "\n"
+
+
+BLOCKS: dict[str, Callable[..., str]] = {
+    "summary": summary_block,
+    "paired": paired_block,
+    "ablation": ablation_block,
+}
+
+
+def build(name: str, bundle: Path) -> str:
+    """The block ``name`` (``kind`` or ``kind:arg:arg...``) of ``bundle``."""
+    kind, *args = name.split(":")
+    return BLOCKS[kind](bundle, *args)
 
 
 def check(document: Path) -> list[str]:
@@ -106,7 +146,7 @@ def check(document: Path) -> list[str]:
     root = document.resolve().parents[1]
     stale = []
     for name, bundle, body in BLOCK.findall(document.read_text()):
-        if BLOCKS[name](root / bundle) != body:
+        if build(name, root / bundle) != body:
             stale.append(f"{name} {bundle}")
     return stale
 
@@ -115,14 +155,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("target", type=Path, help="a bundle (print) or, with --check, findings.md")
     parser.add_argument("--check", action="store_true")
+    parser.add_argument(
+        "--block", action="append", help="blocks to print (default: summary, paired)"
+    )
     args = parser.parse_args(argv)
     if args.check:
         stale = check(args.target)
         for entry in stale:
             print(f"{args.target}: block {entry} differs from its bundle", file=sys.stderr)
         return 1 if stale else 0
-    for name, build in BLOCKS.items():
-        print(f"<!-- begin {name} {args.target} -->\n{build(args.target)}<!-- end -->\n")
+    for name in args.block or ["summary", "paired"]:
+        print(f"<!-- begin {name} {args.target} -->\n{build(name, args.target)}<!-- end -->\n")
     return 0
 
 
