@@ -22,6 +22,7 @@ from torch import nn
 from transformers import PreTrainedTokenizerBase
 
 from bench.batching import IGNORE_INDEX
+from bench.config import RunConfig
 from bench.data import Example
 from bench.data._parsers import labels_match
 from bench.metrics import accuracy_summary
@@ -39,6 +40,18 @@ class EvalSettings:
     max_new_tokens: int
     generate_rationales: bool = False
     closed_eval: str = "generate"  # or "score": closed tasks without a decoding loop
+
+    @classmethod
+    def for_run(cls, config: RunConfig, metric: str) -> EvalSettings:
+        """The settings of a run's validation evaluations (``metric``: the dataset's rule)."""
+        return cls(
+            metric,
+            config.eval_batch_size,
+            config.max_input_length,
+            config.max_target_length,
+            config.max_new_tokens,
+            closed_eval=config.closed_eval,
+        )
 
 
 def _tokenize(tokenizer, texts: list[str], max_length: int, device) -> dict[str, torch.Tensor]:

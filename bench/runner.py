@@ -195,14 +195,7 @@ def _train_and_evaluate(
         config.max_target_length,
         default_cache_dir(),
     )
-    settings = EvalSettings(
-        splits.metric,
-        config.eval_batch_size,
-        config.max_input_length,
-        config.max_target_length,
-        config.max_new_tokens,
-        closed_eval=config.closed_eval,
-    )
+    settings = EvalSettings.for_run(config, splits.metric)
     state = train(
         config=config,
         accelerator=accelerator,

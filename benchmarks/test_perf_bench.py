@@ -37,13 +37,7 @@ def test_train_step(benchmark, perf_setup, design, strategy):
 @pytest.mark.parametrize("mode", ["generate", "score"])
 def test_closed_eval(benchmark, perf_setup, mode):
     config = perf_setup.configs["dss"]
-    settings = EvalSettings(
-        perf_setup.metric,
-        config.eval_batch_size,
-        config.max_input_length,
-        config.max_target_length,
-        config.max_new_tokens,
-    )
+    settings = EvalSettings.for_run(config, perf_setup.metric)
     strategy = STRATEGIES.get("dss")(config)
     model = perf_setup.loaded.model.eval()
     if mode == "generate":

@@ -225,13 +225,7 @@ def run_perf(settings: PerfSettings) -> dict:
     evaluation = None
     if setup.closed and setup.test:
         config = setup.configs["dss"]
-        eval_settings = EvalSettings(
-            setup.metric,
-            config.eval_batch_size,
-            config.max_input_length,
-            config.max_target_length,
-            config.max_new_tokens,
-        )
+        eval_settings = EvalSettings.for_run(config, setup.metric)
         strategy = STRATEGIES.get("dss")(config)
         evaluation = compare_eval(
             copy.deepcopy(model).to(setup.device),

@@ -24,19 +24,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.config import flatten
+
 # config keys that tell the conditions of one strategy apart in the findings bundles
 VARIANT_KEYS = ("mi_variant", "alpha3", "noise.type", "noise.level")
 BLOCK = re.compile(r"<!-- begin (\S+) (\S+) -->\n(.*?)<!-- end -->", re.DOTALL)
-
-
-def _flat(config: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in config.items():
-        if isinstance(value, dict):
-            out.update(_flat(value, f"{prefix}{key}."))
-        else:
-            out[prefix + key] = value
-    return out
 
 
 def variants(bundle: Path) -> dict[str, str]:
@@ -44,7 +36,7 @@ def variants(bundle: Path) -> dict[str, str]:
     configs = {}
     for path in sorted((bundle / "runs").rglob("config.json")):
         record = json.loads(path.read_text())
-        configs[record["config_hash"]] = _flat(record["config"])
+        configs[record["config_hash"]] = flatten(record["config"])
     varying = [k for k in VARIANT_KEYS if len({str(c.get(k)) for c in configs.values()}) > 1]
     return {
         h: ", ".join(
