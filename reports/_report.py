@@ -111,14 +111,14 @@ def _missing_messages(store: RunStore, tables: ReportTables, filters: str) -> li
     return messages
 
 
-def _header(store: RunStore, runs_dir: Path, filters: str) -> list[str]:
+def _header(store: RunStore, source: str, filters: str) -> list[str]:
     try:
         package = version("cotbench")
     except PackageNotFoundError:
         package = "unknown"
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return [
-        f"Run store: {runs_dir} ({filters}); {len(store.runs)} finished run(s).",
+        f"{source} ({filters}); {len(store.runs)} finished run(s).",
         f"Generated {stamp} by cotbench {package}.",
     ]
 
@@ -180,12 +180,14 @@ def build_report(
     extra_sections: Sequence[Section] = (),
     n_examples: int = 5,
     papers_dir: str | Path | None = None,
+    source: str | None = None,
 ) -> ReportResult:
     """Write the HTML report, every table (CSV/MD/TeX) and every figure (PNG/SVG).
 
     ``tables_dir`` defaults to ``<out stem>-tables`` beside ``out``; figures go to its
     ``figures/`` folder. The ``section.json`` files of ``bench ablate`` / ``bench sweep`` under
-    ``runs_dir`` and then ``extra_sections`` are added after the ablation section.
+    ``runs_dir`` and then ``extra_sections`` are added after the ablation section. ``source``
+    names where the runs come from in the header (default: ``Run store: <runs_dir>``).
     """
     runs_dir, out = Path(runs_dir), Path(out)
     tables_dir = Path(tables_dir) if tables_dir else out.with_name(f"{out.stem}-tables")
@@ -208,7 +210,7 @@ def build_report(
     messages = _missing_messages(store, tables, filters)
     context = {
         "title": "cotbench report",
-        "header_lines": _header(store, runs_dir, filters),
+        "header_lines": _header(store, source or f"Run store: {runs_dir}", filters),
         "missing_messages": messages,
         "missing_table": table_html(tables.missing) if not tables.missing.empty else "",
         "missing_count": len(tables.missing),

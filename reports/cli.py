@@ -28,13 +28,15 @@ def parse_pair(text: str) -> tuple[str, str]:
 def _cmd_report(args: argparse.Namespace) -> int:
     if args.bundle is None:
         return _report(args, args.runs_dir)
-    from bench.bundle import unpack_runs
+    from bench.bundle import PAPERS, unpack_runs
 
-    with tempfile.TemporaryDirectory() as tmp:
-        return _report(args, unpack_runs(Path(args.bundle), Path(tmp)))
+    bundle = Path(args.bundle)
+    with tempfile.TemporaryDirectory() as tmp:  # judged against the bundle's own paper files
+        runs = unpack_runs(bundle, Path(tmp))
+        return _report(args, runs, source=f"Bundle: {bundle}", papers_dir=bundle / PAPERS)
 
 
-def _report(args: argparse.Namespace, runs_dir: str | Path) -> int:
+def _report(args: argparse.Namespace, runs_dir: str | Path, **where) -> int:
     from reports._report import build_report
     from reports._stats import BootstrapSpec
 
@@ -50,6 +52,7 @@ def _report(args: argparse.Namespace, runs_dir: str | Path) -> int:
         spec=spec,
         pairs=[parse_pair(p) for p in args.pair],
         n_examples=args.examples,
+        **where,
     )
     print(f"report: {result.html} ({result.n_runs} finished runs)")
     print(f"tables: {len(result.tables)} files, figures: {len(result.figures)} files")

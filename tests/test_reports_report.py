@@ -264,4 +264,5 @@ def test_findings_bundle_report_renders(name, tmp_path):
     bundle = Path(__file__).parents[1] / "results" / name
     html = tmp_path / f"{name}.html"
     assert main(["report", "--bundle", str(bundle), "--out", str(html)]) == 0
+    assert f"Bundle: {bundle}" in html.read_text()
     assert_renders_in_chromium(html, tmp_path)
