@@ -97,11 +97,13 @@ class CandidateScores:
     ``greedy`` indexes the candidate whose every token (its EOS included) is the argmax of the
     model's next-token distribution given the candidate's own prefix, and that fits in
     ``max_new_tokens``: greedy decoding produces exactly that sequence. ``None`` when it
-    produces none of them.
+    produces none of them. ``greedy_text`` is that candidate decoded as generation decodes it
+    (``""`` when ``greedy`` is None).
     """
 
     logprobs: list[float]
     greedy: int | None
+    greedy_text: str = ""
 
 
 @torch.no_grad()
@@ -138,8 +140,12 @@ def score_candidates(
     scores, start = [], 0
     for row in targets:
         stop = start + len(row)
-        hits = greedy[start:stop].nonzero().flatten().tolist()
-        scores.append(CandidateScores(logp[start:stop].tolist(), hits[0] if hits else None))
+        hits = (greedy[start:stop].nonzero().flatten() + start).tolist()
+        text = (
+            tokenizer.decode(labels["input_ids"][hits[0]], skip_special_tokens=True) if hits else ""
+        )
+        first = hits[0] - start if hits else None
+        scores.append(CandidateScores(logp[start:stop].tolist(), first, text.strip()))
         start = stop
     return scores
 
@@ -149,21 +155,12 @@ def _candidate_probs(scores: CandidateScores, candidates: tuple[str, ...]) -> di
     return dict(zip(candidates, probs, strict=True))
 
 
-def _scored_predictions(
-    tokenizer, batch: Sequence[Example], scores: list[CandidateScores]
-) -> tuple[list[str], list[float]]:
+def _scored_predictions(scores: list[CandidateScores]) -> tuple[list[str], list[float]]:
     """What greedy decoding would have generated, read off the candidate scores: the greedy
-    candidate's text (decoded as generation decodes it) and log-probability; ``""`` and
-    -inf (confidence 0) where greedy decoding emits no candidate."""
-    texts, logprobs = [], []
-    for ex, score in zip(batch, scores, strict=True):
-        if score.greedy is None:
-            texts.append("")
-            logprobs.append(float("-inf"))
-            continue
-        ids = tokenizer(ex.candidates[score.greedy])["input_ids"]
-        texts.append(tokenizer.decode(ids, skip_special_tokens=True).strip())
-        logprobs.append(score.logprobs[score.greedy])
+    candidate's text and log-probability; ``""`` and -inf (confidence 0) where greedy
+    decoding emits no candidate."""
+    texts = [score.greedy_text for score in scores]
+    logprobs = [float("-inf") if s.greedy is None else s.logprobs[s.greedy] for s in scores]
     return texts, logprobs
 
 
@@ -194,7 +191,7 @@ def evaluate(
             scores = score_candidates(
                 model, tokenizer, sources, [list(ex.candidates) for ex in batch], settings
             )
-            generated, logprobs = _scored_predictions(tokenizer, batch, scores)
+            generated, logprobs = _scored_predictions(scores)
         else:
             generated, logprobs = generate(model, tokenizer, sources, settings)
             targets = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).parents[1]
@@ -29,3 +30,19 @@ def test_a_changed_number_is_caught(tmp_path):
     assert changed != body
     document.write_text(f"<!-- begin summary {bundle} -->\n{changed}<!-- end -->\n")
     assert tables.check(document) == [f"summary {bundle}"]
+
+
+def test_every_decimal_in_the_prose_comes_from_a_table_or_the_papers():
+    """Numbers in the text are copies: each must stand in a generated block, in the bundle's
+    paper files, or be the significance level."""
+    from reports._tables import ALPHA
+
+    text = (ROOT / "docs" / "findings.md").read_text()
+    blocks = tables.BLOCK.findall(text)
+    prose = tables.BLOCK.sub("", text)
+    sources = [body for _, _, body in blocks] + [str(ALPHA)]
+    for bundle in {bundle for _, bundle, _ in blocks}:
+        sources += [p.read_text() for p in (ROOT / bundle / "papers").glob("*.yaml")]
+    corpus = "\n".join(sources)
+    decimals = set(re.findall(r"(?<![\w.])\d+\.\d+", prose))
+    assert decimals and not {d for d in decimals if d not in corpus}
