@@ -28,7 +28,11 @@ UNHASHED_KEYS = frozenset({"seed", "checkpoint_every", "log_every"})  # never ch
 CLOSED_EVALS = ("generate", "score")
 # keys added after runs were first published: left out of the hash at these values, so that
 # earlier run directories and bundles keep their hashes
-HASHED_ONLY_IF_CHANGED = {"length_grouping": False, "closed_eval": "generate"}
+HASHED_ONLY_IF_CHANGED = {
+    "length_grouping": False,
+    "closed_eval": "generate",
+    "fused_activation": False,
+}
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,8 @@ class RunConfig:
     weight_decay: float = 0.0  # AdamW weight decay (DSS: 0)
     max_grad_norm: float = 1.0  # gradient clipping (HF Trainer default, which DSS inherits)
     precision: str = "fp32"  # fp32 or bf16 (autocast)
+    fused_activation: bool = False  # tanh-GELU as PyTorch's one fused kernel (same function,
+    # float-level differences; T5 v1.1's gated-gelu)
     # -- evaluation and checkpoints
     eval_every: int = 250  # steps between validation evaluations (never on test)
     eval_batch_size: int = 64  # examples per evaluation batch

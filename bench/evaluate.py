@@ -2,9 +2,10 @@
 
 For every example the label is generated greedily from the strategy's prediction input and
 parsed by the strategy; the generated sequence's probability is its confidence. For closed tasks
-every candidate answer is also scored by teacher forcing (one encoder pass per example, one
-decoder pass over all (example, candidate) pairs) and the probabilities are normalised over the
-candidates; both confidences are saved so that calibration can choose its definition.
+every candidate answer is also scored by teacher forcing (the encoder and the first decoder
+step once per example, their cache shared by its candidates) and the probabilities are
+normalised over the candidates; both confidences are saved so that calibration can choose its
+definition.
 
 ``closed_eval="score"`` skips the decoding loop on closed tasks: the candidate pass also shows
 which candidate, if any, greedy decoding would emit, so prediction and accuracy are those of
@@ -20,13 +21,14 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from transformers import PreTrainedTokenizerBase
+from transformers.modeling_outputs import BaseModelOutput
 
 from bench.batching import IGNORE_INDEX
 from bench.config import RunConfig
 from bench.data import Example
 from bench.data._parsers import labels_match
 from bench.metrics import accuracy_summary
-from bench.strategy import EXPLAIN_PREFIX, Strategy, seq2seq_forward
+from bench.strategy import EXPLAIN_PREFIX, Strategy, packed_output_head
 
 
 @dataclass(frozen=True)
@@ -114,10 +116,12 @@ def score_candidates(
     targets: list[list[str]],
     settings: EvalSettings,
 ) -> list[CandidateScores]:
-    """Teacher-forced scores of every source's candidate targets in one batched pass.
+    """Teacher-forced scores of every source's candidate targets.
 
-    The encoder runs once per source; the decoder runs once over all (source, target) pairs,
-    with logits only at real target positions.
+    The encoder and the decoder's first step (every candidate starts from the same decoder
+    start token) run once per source; their cache, the cross-attention keys and values
+    included, is copied to each of the source's candidates, and one more decoder pass over all
+    (source, target) pairs scores the remaining positions, with logits only at real tokens.
     """
     device = next(model.parameters()).device
     inputs = _tokenize(tokenizer, sources, settings.max_input_length, device)
@@ -127,15 +131,36 @@ def score_candidates(
         tokenizer, [t for row in targets for t in row], settings.max_target_length, device
     )
     label_ids = labels["input_ids"].masked_fill(labels["attention_mask"] == 0, IGNORE_INDEX)
-    task = {"attention_mask": inputs["attention_mask"][owner], "labels": label_ids}
-    out = seq2seq_forward(model, task, encoder_hidden=encoder_hidden[owner])
-    real_tokens = label_ids[out.mask]  # [N]
-    token_logp = out.log_probs.gather(-1, real_tokens[:, None]).squeeze(-1)  # [N]
-    n_pairs = label_ids.shape[0]
-    logp = torch.zeros(n_pairs, device=device).index_add_(0, out.rows, token_logp)
-    misses = torch.zeros(n_pairs, device=device).index_add_(
-        0, out.rows, (out.log_probs.argmax(-1) != real_tokens).float()
+    decoder_ids = model.prepare_decoder_input_ids_from_labels(labels=label_ids)  # [P, T]
+    first = model(
+        encoder_outputs=BaseModelOutput(last_hidden_state=encoder_hidden),
+        attention_mask=inputs["attention_mask"],
+        decoder_input_ids=decoder_ids[:1, :1].expand(len(sources), 1),
+        use_cache=True,
     )
+    first_log_probs = torch.log_softmax(first.logits[:, 0].float(), dim=-1)[owner]  # [P, V]
+    first_tokens = label_ids[:, :1]  # [P, 1]: every target has at least its EOS
+    logp = first_log_probs.gather(-1, first_tokens).squeeze(-1)  # [P]
+    misses = (first_log_probs.argmax(-1) != first_tokens[:, 0]).float()
+    if label_ids.shape[1] > 1:
+        cache = first.cache
+        cache.batch_select_indices(owner)
+        rest = label_ids[:, 1:] != IGNORE_INDEX  # [P, T - 1]
+        with packed_output_head(model, rest):
+            logits = model(
+                encoder_outputs=BaseModelOutput(last_hidden_state=encoder_hidden[owner]),
+                attention_mask=inputs["attention_mask"][owner],
+                decoder_input_ids=decoder_ids[:, 1:],
+                cache=cache,
+                use_cache=True,
+            ).logits
+        if logits.dim() == 3:  # the head saw something else: pack afterwards
+            logits = logits[rest]
+        log_probs = torch.log_softmax(logits.float(), dim=-1)  # [N, V]
+        rows = rest.nonzero(as_tuple=True)[0]
+        real_tokens = label_ids[:, 1:][rest]  # [N]
+        logp.index_add_(0, rows, log_probs.gather(-1, real_tokens[:, None]).squeeze(-1))
+        misses.index_add_(0, rows, (log_probs.argmax(-1) != real_tokens).float())
     greedy = (misses == 0) & (labels["attention_mask"].sum(dim=1) <= settings.max_new_tokens)
     scores, start = [], 0
     for row in targets:

@@ -22,6 +22,7 @@ from transformers import (
     T5Config,
     T5ForConditionalGeneration,
 )
+from transformers.activations import ACT2FN, NewGELUActivation
 
 from bench.errors import ConfigError
 from bench.registry import Registry
@@ -103,6 +104,23 @@ def load_model(name: str, texts: list[str], vocab_size: int, seed: int) -> Loade
     raise ConfigError(
         f"model {name!r}: not a preset ({', '.join(MODELS.names())}), local path or hub id"
     )
+
+
+def fuse_activations(model: nn.Module) -> int:
+    """Swap every composite tanh-GELU (``NewGELUActivation``: seven elementwise ops, T5 v1.1's
+    gated-gelu) for PyTorch's fused kernel of the same function; returns how many were swapped.
+
+    The outputs agree to float rounding (not bit for bit), hence the ``fused_activation`` key.
+    """
+    swaps = [
+        (parent, name)
+        for parent in model.modules()
+        for name, child in parent.named_children()
+        if isinstance(child, NewGELUActivation)
+    ]
+    for parent, name in swaps:
+        setattr(parent, name, ACT2FN["gelu_pytorch_tanh"])
+    return len(swaps)
 
 
 # presets in their own modules register themselves (after MODELS and LoadedModel exist)

@@ -21,7 +21,7 @@ from bench.batching import cached_encode_pairs
 from bench.config import RunConfig
 from bench.data import DatasetSplits, LoadOptions, apply_noise, load_dataset, resolve_data_dir
 from bench.evaluate import EvalSettings, evaluate
-from bench.models import load_model
+from bench.models import fuse_activations, load_model
 from bench.provenance import environment_record, file_sha256
 from bench.store import (
     FINISHED,
@@ -171,6 +171,8 @@ def _train_and_evaluate(
     with accelerator.main_process_first():  # one process trains a preset's tokenizer
         loaded = load_model(config.model, tokenizer_corpus(splits), config.vocab_size, config.seed)
     model, tokenizer = loaded.model, loaded.tokenizer
+    if config.fused_activation:
+        fuse_activations(model)
     strategy.setup(model)
     if main:
         env = {

@@ -14,6 +14,8 @@ entry-point group declared in ``pyproject.toml``.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -119,6 +121,19 @@ class TaskOutput:
         return self.mask.nonzero(as_tuple=True)[0]
 
 
+@contextmanager
+def packed_output_head(model: nn.Module, mask: torch.Tensor) -> Iterator[None]:
+    """Inside the block the output projection (``get_output_embeddings()``) receives only the
+    decoder states where ``mask`` [B, T] is true, packed [N, H]: no logits for padding."""
+    hook = model.get_output_embeddings().register_forward_pre_hook(
+        lambda _module, args: (args[0][mask], *args[1:])
+    )
+    try:
+        yield
+    finally:
+        hook.remove()
+
+
 def seq2seq_forward(
     model: nn.Module,
     task: TaskBatch,
@@ -137,11 +152,7 @@ def seq2seq_forward(
     """
     labels = task["labels"]  # [B, T]
     mask = labels != -100
-    head = model.get_output_embeddings()
-    hook = None
-    if not all_positions:
-        hook = head.register_forward_pre_hook(lambda _module, args: (args[0][mask], *args[1:]))
-    try:
+    with nullcontext() if all_positions else packed_output_head(model, mask):
         out = model(
             input_ids=None if encoder_hidden is not None else task["input_ids"],
             encoder_outputs=None
@@ -152,9 +163,6 @@ def seq2seq_forward(
             output_hidden_states=hidden_states,
             use_cache=False,
         )
-    finally:
-        if hook is not None:
-            hook.remove()
     logits = out.logits
     if not all_positions and logits.dim() == 3:  # the head saw something else: pack afterwards
         logits = logits[mask]

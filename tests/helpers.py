@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import torch
+
 from bench.config import RunConfig, apply_overrides
 
 TINY = {
@@ -25,3 +27,12 @@ TINY = {
 def tiny_config(**overrides) -> RunConfig:
     """The tiny test config with ``overrides`` (dotted keys allowed)."""
     return apply_overrides(apply_overrides(RunConfig(), TINY), overrides).validate()
+
+
+@torch.no_grad()
+def own_logprob(model, tokenizer, source: str, target: str) -> float:
+    """log p(target | source) from the model's own ``labels=`` loss (token mean x tokens)."""
+    inputs = tokenizer(source, return_tensors="pt")
+    labels = tokenizer(target, return_tensors="pt")["input_ids"]
+    loss = model(**inputs, labels=labels).loss
+    return -float(loss) * labels.shape[1]

@@ -83,11 +83,20 @@ def test_keys_added_later_keep_earlier_hashes_at_their_old_behaviour():
     legacy = {
         k: v
         for k, v in base.to_dict().items()
-        if k not in {"seed", "checkpoint_every", "log_every", "length_grouping", "closed_eval"}
+        if k
+        not in {
+            "seed",
+            "checkpoint_every",
+            "log_every",
+            "length_grouping",
+            "closed_eval",
+            "fused_activation",
+        }
     }
     digest = hashlib.sha256(json.dumps(legacy, sort_keys=True).encode()).hexdigest()[:12]
     assert base.config_hash() == digest
     assert apply_overrides(base, {"length_grouping": True}).config_hash() != digest
     assert apply_overrides(base, {"closed_eval": "score"}).config_hash() != digest
+    assert apply_overrides(base, {"fused_activation": True}).config_hash() != digest
     with pytest.raises(ConfigError, match="closed_eval: expected one of generate, score"):
         apply_overrides(base, {"closed_eval": "guess"}).validate()

@@ -13,7 +13,7 @@ import torch
 from bench.errors import ConfigError
 from bench.models import load_model
 from bench.runner import run_one
-from tests.helpers import tiny_config
+from tests.helpers import own_logprob, tiny_config
 
 MINILM = "minilm-bert2bert"
 
@@ -75,7 +75,7 @@ def test_minilm_trains_and_generates_through_the_core(minilm_model):
     from bench.batching import collate, encode_pairs
     from bench.config import RunConfig
     from bench.data import LoadOptions, load_dataset
-    from bench.evaluate import EvalSettings, generate
+    from bench.evaluate import EvalSettings, generate, score_candidates
     from bench.strategy import STRATEGIES, seq2seq_forward
 
     config = RunConfig(model=MINILM)
@@ -108,6 +108,12 @@ def test_minilm_trains_and_generates_through_the_core(minilm_model):
     texts, logprobs = generate(model, tokenizer, sources, settings)
     assert len(texts) == 3 and all(isinstance(t, str) for t in texts)
     assert all(lp <= 0 for lp in logprobs)
+    candidates = [["yes", "no", "maybe so"]] * 3  # unequal lengths: padded candidate rows
+    for source, scores in zip(
+        sources, score_candidates(model, tokenizer, sources, candidates, settings), strict=True
+    ):
+        expected = [own_logprob(model, tokenizer, source, c) for c in candidates[0]]
+        assert scores.logprobs == pytest.approx(expected, abs=1e-4)
 
 
 @pytest.mark.slow

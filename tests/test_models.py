@@ -4,10 +4,12 @@ and a clear error for weights that are not on disk."""
 from __future__ import annotations
 
 import pytest
+import torch
 from transformers import BartConfig, BartForConditionalGeneration
+from transformers.activations import NewGELUActivation
 
 from bench.errors import ConfigError
-from bench.models import load_model
+from bench.models import fuse_activations, load_model
 from bench.runner import run_one
 from bench.tokenizer import trained_tokenizer
 from tests.helpers import tiny_config
@@ -69,3 +71,27 @@ def test_any_local_seq2seq_checkpoint_trains(tmp_path):
     run = tiny_config(strategy="dss+mi", model=str(path), max_steps=2, eval_every=2)
     result = run_one(run, suite="t", runs_dir=tmp_path / "runs", echo=lambda _: None)
     assert result.metrics["steps"] == 2 and 0.0 <= result.metrics["primary"]["accuracy"] <= 1.0
+
+
+def test_fuse_activations_swaps_t5_gelu_for_the_same_function():
+    """gated-gelu's composite tanh-GELU becomes one fused kernel; the outputs agree to rounding."""
+    loaded = load_model("tiny-t5-s", ["a b c d e f"] * 20, 64, seed=0)
+    model = loaded.model.eval()
+    ids = torch.tensor([[5, 6, 7, 8, 1]])
+    before = model(input_ids=ids, labels=ids).logits
+    assert fuse_activations(model) == 2  # one encoder and one decoder feed-forward
+    assert fuse_activations(model) == 0
+    after = model(input_ids=ids, labels=ids).logits
+    assert not any(isinstance(m, NewGELUActivation) for m in model.modules())
+    torch.testing.assert_close(after, before, atol=1e-6, rtol=1e-6)
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_runner_fuses_activations_only_when_configured(tmp_path, monkeypatch, fused):
+    import bench.runner
+
+    swapped = []
+    monkeypatch.setattr(bench.runner, "fuse_activations", lambda m: swapped.append(m) or 0)
+    run = tiny_config(max_steps=1, eval_every=1, fused_activation=fused)
+    run_one(run, suite="t", runs_dir=tmp_path / "runs", echo=lambda _: None)
+    assert len(swapped) == int(fused)

@@ -15,6 +15,7 @@ from transformers import PreTrainedTokenizerBase
 
 from bench.batching import BatchOrder, collate, encode_pairs, example_lengths
 from bench.config import RunConfig
+from bench.models import fuse_activations
 from bench.perf._reference import (
     IGNORE_INDEX,
     RandomOrder,
@@ -32,6 +33,8 @@ class Design(Protocol):
     """What the measurements need from a design."""
 
     name: str
+
+    def prepare(self, model: nn.Module) -> nn.Module: ...
 
     def indices(self, step: int) -> list[int]: ...
 
@@ -58,6 +61,13 @@ class CotbenchDesign:
         lengths = example_lengths(self.encoded) if config.length_grouping else None
         self.order = BatchOrder(len(pairs), config.batch_size, config.seed, lengths)
         self.strategy = strategy
+        self.fused_activation = config.fused_activation
+
+    def prepare(self, model: nn.Module) -> nn.Module:
+        """The model as the core trains it (fused activations when the config asks)."""
+        if self.fused_activation:
+            fuse_activations(model)
+        return model
 
     def indices(self, step: int) -> list[int]:
         return self.order.indices(step)
@@ -89,6 +99,10 @@ class ReferenceDesign:
         self.order = RandomOrder(len(pairs), config.batch_size, config.seed)
         self.config = config
         self.with_mi = config.strategy == "dss+mi"
+
+    def prepare(self, model: nn.Module) -> nn.Module:
+        """The Hugging Face model as loaded."""
+        return model
 
     def indices(self, step: int) -> list[int]:
         return self.order.indices(step)

@@ -89,7 +89,8 @@ def render_table(result: dict) -> str:
             f"{ev['generate_examples_per_s']:.1f} ex/s, score {ev['score_examples_per_s']:.1f} "
             f"ex/s, speed-up {ev['speedup']:.2f}x; "
             f"identical labels {_pct(ev['identical_labels'])} (generated label is a candidate: "
-            f"{_pct(ev['generated_is_candidate'])})"
+            f"{_pct(ev['generated_is_candidate'])}); on these untrained weights generation "
+            "runs until EOS or max_new_tokens: benchmarks/eval_check.py times a trained model"
         )
     return "\n".join(out)
 

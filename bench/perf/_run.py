@@ -84,6 +84,7 @@ class PerfSettings:
             "precision": self.precision,
             "length_grouping": True,
             "closed_eval": "score",
+            "fused_activation": True,
             **(QUICK_OVERRIDES if self.quick else {}),
         }
         return apply_overrides(RunConfig(), overrides).validate()
@@ -115,8 +116,8 @@ class Setup:
         ]
 
     def trainee(self, design: Design, strategy: str) -> Trainee:
-        """A fresh copy of the initial weights and a new AdamW for ``design``."""
-        model = copy.deepcopy(self.loaded.model).to(self.device).train()
+        """A fresh copy of the initial weights, prepared by ``design``, and a new AdamW."""
+        model = design.prepare(copy.deepcopy(self.loaded.model)).to(self.device).train()
         optimizer = torch.optim.AdamW(model.parameters(), lr=self.configs[strategy].lr)
         return Trainee(design, model, optimizer)
 
@@ -151,11 +152,11 @@ def prepare(settings: PerfSettings) -> Setup:
 def loss_parity(setup: Setup, strategy: str) -> dict[str, float]:
     """Max abs difference of each loss value, both designs on the same examples, fp32, eval."""
     designs = setup.designs(strategy)
-    model = copy.deepcopy(setup.loaded.model).to(setup.device).eval()
     indices = designs[1].indices(0)
     values = []
     with torch.no_grad():
         for design in designs:
+            model = design.prepare(copy.deepcopy(setup.loaded.model)).to(setup.device).eval()
             total, parts = design.loss(model, to_device(design.batch(indices), setup.device))
             values.append({"total": total, **parts})
     ref, fast = values
