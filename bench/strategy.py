@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
-from transformers.modeling_outputs import BaseModelOutput
 
 from bench.registry import Registry
 
@@ -140,24 +139,19 @@ def seq2seq_forward(
     *,
     all_positions: bool = False,
     hidden_states: bool = False,
-    encoder_hidden: torch.Tensor | None = None,
 ) -> TaskOutput:
     """Teacher-forced pass of any ``AutoModelForSeq2SeqLM`` on one task's batch.
 
     Unless ``all_positions``, the output projection (``get_output_embeddings()``) and the
     softmax run on the real target positions only: a pre-hook packs the decoder states it
     receives from [B, T, H] to [N, H], so no logits are computed for padding. The loss equals
-    the model's own ``labels=`` loss (token mean, -100 ignored). ``encoder_hidden`` [B, S, H]
-    reuses encoder states computed once (``task["input_ids"]`` is then not read).
+    the model's own ``labels=`` loss (token mean, -100 ignored).
     """
     labels = task["labels"]  # [B, T]
     mask = labels != -100
     with nullcontext() if all_positions else packed_output_head(model, mask):
         out = model(
-            input_ids=None if encoder_hidden is not None else task["input_ids"],
-            encoder_outputs=None
-            if encoder_hidden is None
-            else BaseModelOutput(last_hidden_state=encoder_hidden),
+            input_ids=task["input_ids"],
             attention_mask=task["attention_mask"],
             decoder_input_ids=model.prepare_decoder_input_ids_from_labels(labels=labels),
             output_hidden_states=hidden_states,

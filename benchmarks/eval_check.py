@@ -1,4 +1,5 @@
-"""Closed-label evaluation on a TRAINED tiny-t5: greedy generation vs candidate scoring.
+"""Closed-label evaluation on a TRAINED tiny-t5: greedy generation vs candidate scoring, alone
+and inside cotbench's ``evaluate`` (which also scores the candidates for calibration).
 
     COTBENCH_DATA=... HF_HUB_OFFLINE=1 python benchmarks/eval_check.py [cqa|esnli]
 
@@ -7,6 +8,7 @@ paths on untrained weights, where generation runs until EOS or ``max_new_tokens`
 trained for 100 label-only steps emits a short label and stops, which is the case that matters.
 """
 
+import dataclasses
 import sys
 import time
 
@@ -14,7 +16,7 @@ import torch
 
 from bench.batching import BatchOrder, collate, encode_pairs
 from bench.config import RunConfig, apply_overrides
-from bench.evaluate import EvalSettings, generate, score_candidates
+from bench.evaluate import EvalSettings, evaluate, generate, score_candidates
 from bench.models import load_model
 from bench.runner import load_run_data, tokenizer_corpus
 from bench.strategy import STRATEGIES
@@ -71,8 +73,20 @@ timed(score), timed(gen)  # warm-up
 score_s, _ = timed(score)
 generate_s, texts = timed(gen)
 hit = sum(t in e.candidates for t, e in zip(texts, examples, strict=True)) / len(examples)
+score_settings = dataclasses.replace(settings, closed_eval="score")
+start = time.perf_counter()
+evaluate(model, tokenizer, strategy, examples, settings)
+full_generate_s = time.perf_counter() - start
+start = time.perf_counter()
+evaluate(model, tokenizer, strategy, examples, score_settings)
+full_score_s = time.perf_counter() - start
 print(
-    f"{dataset}: generate {len(examples) / generate_s:.0f} ex/s, score "
+    f"{dataset} evaluate(): closed_eval=generate {len(examples) / full_generate_s:.0f} ex/s, "
+    f"closed_eval=score {len(examples) / full_score_s:.0f} ex/s, "
+    f"{full_generate_s / full_score_s:.2f}x"
+)
+print(
+    f"{dataset} alone: generate {len(examples) / generate_s:.0f} ex/s, score "
     f"{len(examples) / score_s:.0f} ex/s, score/generate speed {generate_s / score_s:.2f}x "
     f"(generated label is a candidate: {hit:.0%})"
 )
