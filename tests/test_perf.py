@@ -7,6 +7,7 @@ import json
 
 import pytest
 import torch
+from transformers.activations import NewGELUActivation
 
 from bench.cli import main
 from bench.perf._designs import token_counts
@@ -25,6 +26,17 @@ def test_reference_and_cotbench_losses_match(setup, strategy):
     expected = {"total", "pred", "explain"} | ({"mi"} if strategy == "dss+mi" else set())
     assert set(parity) == expected | {"max_abs_diff"}
     assert parity["max_abs_diff"] < 1e-5
+
+
+def test_only_cotbench_trains_with_fused_activations(setup):
+    """The reference keeps Hugging Face's composite GELU; the core's copy has the fused one."""
+    reference, cotbench = (setup.trainee(d, "dss").model for d in setup.designs("dss"))
+
+    def composite(model):
+        return sum(isinstance(m, NewGELUActivation) for m in model.modules())
+
+    assert composite(reference) > 0 and composite(cotbench) == 0
+    assert composite(setup.loaded.model) > 0  # the shared initial weights are left alone
 
 
 def test_reference_collator_splits_and_pads_the_halves(setup):
