@@ -138,10 +138,10 @@ def score_candidates(
         decoder_input_ids=decoder_ids[:1, :1].expand(len(sources), 1),
         use_cache=True,
     )
-    first_log_probs = torch.log_softmax(first.logits[:, 0].float(), dim=-1)[owner]  # [P, V]
-    first_tokens = label_ids[:, :1]  # [P, 1]: every target has at least its EOS
-    logp = first_log_probs.gather(-1, first_tokens).squeeze(-1)  # [P]
-    misses = (first_log_probs.argmax(-1) != first_tokens[:, 0]).float()
+    first_log_probs = torch.log_softmax(first.logits[:, 0].float(), dim=-1)  # [B, V]
+    first_tokens = label_ids[:, 0]  # [P]: every target has at least its EOS
+    logp = first_log_probs[owner, first_tokens]  # [P]
+    misses = (first_log_probs.argmax(-1)[owner] != first_tokens).float()
     if label_ids.shape[1] > 1:
         cache = first.cache
         cache.batch_select_indices(owner)

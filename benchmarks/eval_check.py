@@ -8,16 +8,17 @@ paths on untrained weights, where generation runs until EOS or ``max_new_tokens`
 trained for 100 label-only steps emits a short label and stops, which is the case that matters.
 """
 
-import dataclasses
 import sys
 import time
+from dataclasses import replace
 
 import torch
 
 from bench.batching import BatchOrder, collate, encode_pairs
 from bench.config import RunConfig, apply_overrides
-from bench.evaluate import EvalSettings, evaluate, generate, score_candidates
+from bench.evaluate import EvalSettings, evaluate
 from bench.models import load_model
+from bench.perf._eval import compare_eval
 from bench.runner import load_run_data, tokenizer_corpus
 from bench.strategy import STRATEGIES
 
@@ -50,43 +51,26 @@ for step in range(100):
 model.eval()
 settings = EvalSettings.for_run(cfg, splits.metric)
 examples = list(splits.test[:256])
-sources = [strategy.predict_source(e, sep) for e in examples]
-candidates = [list(e.candidates) for e in examples]
+compare_eval(model, tokenizer, strategy, examples[:64], settings)  # warm-up
+alone = compare_eval(model, tokenizer, strategy, examples, settings)
 
 
-def timed(path) -> tuple[float, list]:
-    start, out = time.perf_counter(), []
-    for i in range(0, len(examples), 64):
-        out.extend(path(sources[i : i + 64], candidates[i : i + 64]))
-    return time.perf_counter() - start, out
+def evaluate_s(closed_eval: str) -> float:
+    """Wall time of cotbench's whole evaluation (records included) in one mode."""
+    start = time.perf_counter()
+    evaluate(model, tokenizer, strategy, examples, replace(settings, closed_eval=closed_eval))
+    return time.perf_counter() - start
 
 
-def score(s, c):
-    return score_candidates(model, tokenizer, s, c, settings)
-
-
-def gen(s, _c):
-    return generate(model, tokenizer, s, settings)[0]
-
-
-timed(score), timed(gen)  # warm-up
-score_s, _ = timed(score)
-generate_s, texts = timed(gen)
-hit = sum(t in e.candidates for t, e in zip(texts, examples, strict=True)) / len(examples)
-score_settings = dataclasses.replace(settings, closed_eval="score")
-start = time.perf_counter()
-evaluate(model, tokenizer, strategy, examples, settings)
-full_generate_s = time.perf_counter() - start
-start = time.perf_counter()
-evaluate(model, tokenizer, strategy, examples, score_settings)
-full_score_s = time.perf_counter() - start
+full_generate_s, full_score_s = evaluate_s("generate"), evaluate_s("score")
+n = len(examples)
 print(
-    f"{dataset} evaluate(): closed_eval=generate {len(examples) / full_generate_s:.0f} ex/s, "
-    f"closed_eval=score {len(examples) / full_score_s:.0f} ex/s, "
-    f"{full_generate_s / full_score_s:.2f}x"
+    f"{dataset} evaluate(): closed_eval=generate {n / full_generate_s:.0f} ex/s, "
+    f"closed_eval=score {n / full_score_s:.0f} ex/s, {full_generate_s / full_score_s:.2f}x"
 )
 print(
-    f"{dataset} alone: generate {len(examples) / generate_s:.0f} ex/s, score "
-    f"{len(examples) / score_s:.0f} ex/s, score/generate speed {generate_s / score_s:.2f}x "
-    f"(generated label is a candidate: {hit:.0%})"
+    f"{dataset} alone: generate {alone['generate_examples_per_s']:.0f} ex/s, score "
+    f"{alone['score_examples_per_s']:.0f} ex/s, {alone['speedup']:.2f}x; identical labels "
+    f"{alone['identical_labels']:.0%} (generated label is a candidate: "
+    f"{alone['generated_is_candidate']:.0%})"
 )
