@@ -118,6 +118,7 @@ def _prediction_rows(run_id: str, rows: list[dict]) -> pd.DataFrame:
             "confidence_kind": [k for _, k in confidences],
             "gold": [str(r.get("gold") or "") for r in rows],
             "generated": [str(r.get("generated") or "") for r in rows],
+            "n_candidates": [len(r.get("candidate_probs") or {}) for r in rows],  # 0: open task
         }
     )
 

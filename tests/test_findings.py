@@ -46,3 +46,17 @@ def test_every_decimal_in_the_prose_comes_from_a_table_or_the_papers():
     corpus = "\n".join(sources)
     decimals = set(re.findall(r"(?<![\w.])\d+\.\d+", prose))
     assert decimals and not {d for d in decimals if d not in corpus}
+
+
+def test_ranking_block_reads_each_condition_and_its_chance_level():
+    """One row per condition of the bundle; chance is one over the candidates (synth: 5)."""
+    bundle = ROOT / "results" / "synth-cpu"
+    rows = tables.ranking_block(bundle).splitlines()[2:]
+    summary = tables.summary_block(bundle).splitlines()[2:]
+    assert len(rows) == len(summary)
+    for row, stated in zip(rows, summary, strict=True):
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        summary_cells = [c.strip() for c in stated.strip("|").split("|")]
+        assert cells[:4] == summary_cells[:4]  # dataset, strategy, variant, seeds
+        assert cells[4] == summary_cells[5].split(" ±")[0]  # exact match = summary accuracy
+        assert cells[6] == "20.0"

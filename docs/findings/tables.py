@@ -7,7 +7,8 @@
 findings.md embeds each block between ``<!-- begin BLOCK BUNDLE -->`` and ``<!-- end -->``;
 ``--check`` regenerates every embedded block from its bundle and compares (tests/test_findings.py
 runs it in CI), so every number in those tables is traceable to a committed bundle. Blocks:
-``summary``, ``paired`` (the bundle's own tables) and
+``summary``, ``paired`` (the bundle's own tables), ``ranking`` (exact match against
+candidate ranking, from the runs' metrics) and
 ``ablation:KEY:STRATEGIES:VALUES[:K=V;K=V]`` (``bench ablate``'s table, recomputed from the
 bundle's runs: each value against the suite's default, paired, Holm-adjusted).
 """
@@ -95,6 +96,32 @@ def paired_block(bundle: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def ranking_block(bundle: Path) -> str:
+    """Per condition: exact match of greedy decoding against ranking the candidates (the most
+    probable one taken as the answer), means over seeds, and the chance level of ranking."""
+    from bench.bundle import unpack_runs
+    from reports import collect_runs
+
+    names = variants(bundle)
+    lines = [
+        "| dataset | strategy | variant | seeds | exact match % | best-ranked candidate % (± std) "
+        "| chance % |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        store = collect_runs(unpack_runs(bundle, Path(tmp)))
+    for key, runs in store.groups():
+        rows = store.predictions[store.predictions["run_id"].isin(runs["run_id"])]
+        ranked = runs["candidate_accuracy"].astype(float)
+        lines.append(
+            f"| {key['dataset']} | {key['strategy']} | {names[key['config_hash']]} | "
+            f"{len(runs)} | {_pct(runs['accuracy'].mean())} | "
+            f"{_pct(ranked.mean())}{_spread(ranked.std())} | "
+            f"{_pct((1 / rows['n_candidates']).mean())} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def ablation_block(bundle: Path, key: str, strategies: str, values: str, sets: str = "") -> str:
     """``bench ablate``'s table over the bundle's runs (needs every run of the grid in it)."""
     from bench.bundle import unpack_runs
@@ -123,6 +150,7 @@ def ablation_block(bundle: Path, key: str, strategies: str, values: str, sets: s
 BLOCKS: dict[str, Callable[..., str]] = {
     "summary": summary_block,
     "paired": paired_block,
+    "ranking": ranking_block,
     "ablation": ablation_block,
 }
 
