@@ -24,6 +24,7 @@ HEARTBEAT_INTERVAL_S = 60  # seconds between a running trial's heartbeats (RDB s
 GRACE_PERIOD_S = 300  # a running trial silent this long is failed and retried (RDB storages)
 SCHEMA_ATTEMPTS = 5  # first connections of several processes race to create the tables
 SCHEMA_RETRY_S = 0.5  # seconds between those attempts
+SCHEMA_RACE_STATES = {"42P07", "42710"}  # PostgreSQL duplicate_table, duplicate_object
 DRIVER_HINT = (  # SQLAlchemy 2.1 runs postgresql:// URLs on psycopg 3
     "pip install 'psycopg[binary]' for postgresql:// URLs (the cotbench[postgres] extra)"
 )
@@ -70,9 +71,20 @@ def _rdb_storage(target: str) -> Any:
     for _ in range(SCHEMA_ATTEMPTS - 1):
         try:
             return create()
-        except sqlalchemy.exc.IntegrityError:  # another process is creating the tables right now
-            time.sleep(SCHEMA_RETRY_S)
+        except sqlalchemy.exc.DBAPIError as err:
+            if not _lost_schema_race(err):
+                raise
+            time.sleep(SCHEMA_RETRY_S)  # another process is creating the tables right now
     return create()
+
+
+def _lost_schema_race(err: Any) -> bool:
+    """True when creating Optuna's tables failed because another process created them first:
+    a unique-key clash in the catalogue, or a table/index/type that already exists."""
+    import sqlalchemy.exc
+
+    state = getattr(err.orig, "sqlstate", None) or getattr(err.orig, "pgcode", None)
+    return isinstance(err, sqlalchemy.exc.IntegrityError) or state in SCHEMA_RACE_STATES
 
 
 def open_storage(target: str) -> Any:

@@ -74,6 +74,43 @@ def test_default_storage_and_password_hiding(tmp_path):
         open_storage("postgresql://u:secret@127.0.0.1:1/db")  # nothing listens on port 1
 
 
+class _DriverError(Exception):
+    """A database driver's error with its SQLSTATE, as psycopg raises them."""
+
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__(f"SQLSTATE {sqlstate}")
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize(
+    ("sqlstate", "attempts"),
+    [("42P07", 2), ("42710", 2), ("42501", 1)],  # duplicate table / object: retried; denied: not
+)
+def test_only_a_lost_schema_race_is_retried(monkeypatch, sqlstate, attempts):
+    import sqlalchemy.exc
+
+    import sweeps._storage as storage
+
+    calls = []
+
+    def rdb_storage(url, **kwargs):
+        calls.append(url)
+        if len(calls) == 1:
+            raise sqlalchemy.exc.ProgrammingError(
+                "CREATE TABLE studies", {}, _DriverError(sqlstate)
+            )
+        return "storage"
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", rdb_storage)
+    monkeypatch.setattr(storage, "SCHEMA_RETRY_S", 0)
+    if attempts == 1:
+        with pytest.raises(ConfigError, match="SQLSTATE 42501"):
+            open_storage("postgresql://u@127.0.0.1:1/db")
+    else:
+        assert open_storage("postgresql://u@127.0.0.1:1/db") == "storage"
+    assert len(calls) == attempts
+
+
 def test_resuming_a_study_with_another_setup_is_refused(tmp_path):
     suite = str(write_tiny_suite(tmp_path))
     space = load_space(_space_file(tmp_path, {"alpha3": {"type": "float", "low": 0, "high": 1}}))

@@ -40,6 +40,7 @@ TRIALS = 4
 GRID = {"alpha3": [0.0, 0.05, 0.2], "mi_variant": ["code", "paper"]}
 LONGER_RUNS = {"max_steps": 12, "eval_every": 4, "checkpoint_every": 4}  # time to kill mid-run
 POLL_S = 0.05  # seconds between looks at the study while waiting to kill a worker
+RACERS = 6  # first connections started at once on an empty database
 SWEEP_LIMIT_S = 240  # a sweep that takes longer than this has hung
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 
@@ -221,3 +222,30 @@ def test_postgresql_two_workers_with_a_kill(tmp_path, postgres_url):
     spec = _spec(tmp_path, "postgres", storage=postgres_url, workers=2)
     killed = _sweep_killing_one_worker(spec)
     _check_consistent(spec, killed)
+
+
+def test_first_connections_racing_on_an_empty_database_all_get_a_storage(postgres_url):
+    """Workers that start at once all create Optuna's tables; the ones that lose the race (a
+    table that now exists, a catalogue key clash) retry instead of failing."""
+    import psycopg
+
+    server, _ = postgres_url.rsplit("/", 1)
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
+        connection.execute("CREATE DATABASE race")
+    start = threading.Barrier(RACERS)
+    errors: list[BaseException] = []
+
+    def connect() -> None:
+        start.wait()
+        try:
+            open_storage(f"{server}/race")
+        except BaseException as err:  # re-raised in the test's thread
+            errors.append(err)
+
+    threads = [threading.Thread(target=connect) for _ in range(RACERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    optuna.create_study(study_name="after-the-race", storage=open_storage(f"{server}/race"))
