@@ -16,9 +16,12 @@ from __future__ import annotations
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sqlalchemy.exc import DBAPIError
 
 HEARTBEAT_INTERVAL_S = 60  # seconds between a running trial's heartbeats (RDB storages)
 GRACE_PERIOD_S = 300  # a running trial silent this long is failed and retried (RDB storages)
@@ -78,7 +81,7 @@ def _rdb_storage(target: str) -> Any:
     return create()
 
 
-def _lost_schema_race(err: Any) -> bool:
+def _lost_schema_race(err: DBAPIError) -> bool:
     """True when creating Optuna's tables failed because another process created them first:
     a unique-key clash in the catalogue, or a table/index/type that already exists."""
     import sqlalchemy.exc

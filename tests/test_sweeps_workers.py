@@ -239,7 +239,7 @@ def test_first_connections_racing_on_an_empty_database_all_get_a_storage(postgre
         start.wait()
         try:
             open_storage(f"{server}/race")
-        except BaseException as err:  # re-raised in the test's thread
+        except BaseException as err:  # collected: the test's thread asserts there are none
             errors.append(err)
 
     threads = [threading.Thread(target=connect) for _ in range(RACERS)]

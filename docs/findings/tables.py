@@ -112,12 +112,13 @@ def ranking_block(bundle: Path) -> str:
         store = collect_runs(unpack_runs(bundle, Path(tmp)))
     for key, runs in store.groups():
         rows = store.predictions[store.predictions["run_id"].isin(runs["run_id"])]
+        counts = rows.loc[rows["n_candidates"] > 0, "n_candidates"]  # none on open tasks
         ranked = runs["candidate_accuracy"].astype(float)
         lines.append(
             f"| {key['dataset']} | {key['strategy']} | {names[key['config_hash']]} | "
             f"{len(runs)} | {_pct(runs['accuracy'].mean())} | "
             f"{_pct(ranked.mean())}{_spread(ranked.std())} | "
-            f"{_pct((1 / rows['n_candidates']).mean())} |"
+            f"{_pct((1 / counts).mean())} |"
         )
     return "\n".join(lines) + "\n"
 
