@@ -5,7 +5,8 @@ a pure function of an index list (``collate``): tensor indexing and slicing, no 
 Python. The batch order (``BatchOrder``) is a function of (seed, step) alone, so a resumed run
 sees exactly the batches an uninterrupted one would have seen. With example lengths it groups
 examples of similar length into the same batch (shuffled within groups of ``GROUP_BATCHES``
-batches, batch order shuffled), so that few padded positions are computed.
+batches, batch order shuffled), so that few padded positions are computed: by total tokens, or
+by input tokens and then, within runs of ``SUBGROUP_BATCHES`` batches, by target tokens.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from bench.strategy import Batch, TaskPair
 
 IGNORE_INDEX = -100  # label padding ignored by the cross-entropy
 GROUP_BATCHES = 50  # length grouping sorts windows of this many batches
+SUBGROUP_BATCHES = 3  # input-then-target: runs this many batches long sorted by target tokens
 
 
 @dataclass(frozen=True)
@@ -131,9 +133,19 @@ def cached_encode_pairs(
     return encoded
 
 
-def example_lengths(encoded: dict[str, EncodedTask]) -> torch.Tensor:
-    """Tokens each example puts through the model: inputs plus targets over all tasks, [N]."""
-    return sum(enc.input_lengths + enc.label_lengths for enc in encoded.values())
+def grouping_lengths(encoded: dict[str, EncodedTask], by: str = "total") -> torch.Tensor:
+    """The sort keys of length grouping, summed over all tasks.
+
+    ``total``: tokens each example puts through the model, inputs plus targets, [N].
+    ``input-then-target``: input tokens and target tokens, [N, 2] (sorted in that order).
+    """
+    inputs = sum(enc.input_lengths for enc in encoded.values())
+    targets = sum(enc.label_lengths for enc in encoded.values())
+    if by == "total":
+        return inputs + targets
+    if by == "input-then-target":
+        return torch.stack([inputs, targets], dim=1)
+    raise ValueError(f"length grouping by {by!r}: expected total or input-then-target")
 
 
 def collate(encoded: dict[str, EncodedTask], indices: Sequence[int]) -> Batch:
@@ -162,9 +174,11 @@ class BatchOrder:
     """Example indices of every micro-batch: epoch-wise seeded permutations, pure in the step.
 
     Epoch ``e`` shuffles with a generator seeded by ``(seed, e)`` and cuts the permutation into
-    batches (the last one may be smaller). With ``lengths``, each window of ``GROUP_BATCHES``
+    batches (the last one may be smaller). With ``lengths`` [N], each window of ``GROUP_BATCHES``
     batches of the permutation is sorted by length before cutting, and the epoch's batches are
-    then shuffled with the same generator: the same examples per epoch, far less padding.
+    then shuffled with the same generator: the same examples per epoch, far less padding. With
+    ``lengths`` [N, 2], the window is sorted by the first column and then each run of
+    ``SUBGROUP_BATCHES`` batches by the second, so that neither length is padded much.
     """
 
     def __init__(
@@ -192,11 +206,20 @@ class BatchOrder:
         size = self.batch_size
         if self.lengths is None:
             return [order[i : i + size].tolist() for i in range(0, self.n_examples, size)]
-        window = size * GROUP_BATCHES
+        keys = self.lengths if self.lengths.dim() == 2 else self.lengths[:, None]
+        window, run = size * GROUP_BATCHES, size * SUBGROUP_BATCHES
         batches = []
         for start in range(0, self.n_examples, window):
-            part = order[start : start + window]
-            part = part[torch.argsort(self.lengths[part], descending=True, stable=True)]
+            part = _sorted_by(order[start : start + window], keys[:, 0])
+            if keys.shape[1] == 2:
+                part = torch.cat(
+                    [_sorted_by(part[i : i + run], keys[:, 1]) for i in range(0, len(part), run)]
+                )
             batches.extend(part[i : i + size] for i in range(0, len(part), size))
         shuffled = torch.randperm(len(batches), generator=generator)
         return [batches[i].tolist() for i in shuffled]
+
+
+def _sorted_by(indices: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
+    """``indices`` ordered by ``key[indices]``, longest first (stable: ties keep their order)."""
+    return indices[torch.argsort(key[indices], descending=True, stable=True)]

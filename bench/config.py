@@ -26,10 +26,12 @@ PRECISIONS = ("fp32", "bf16")
 CHECKPOINT_SELECTIONS = ("best", "last")
 UNHASHED_KEYS = frozenset({"seed", "checkpoint_every", "log_every"})  # never change the numbers
 CLOSED_EVALS = ("generate", "score")
+GROUPING_KEYS = ("total", "input-then-target")
 # keys added after runs were first published: left out of the hash at these values, so that
 # earlier run directories and bundles keep their hashes
 HASHED_ONLY_IF_CHANGED = {
     "length_grouping": False,
+    "length_grouping_by": "total",
     "closed_eval": "generate",
     "fused_activation": False,
 }
@@ -73,6 +75,8 @@ class RunConfig:
     batch_size: int = 64  # examples per optimizer step (per device, before accumulation)
     grad_accum: int = 1  # micro-batches per optimizer step
     length_grouping: bool = False  # batch examples of similar length (less padding; DSS: random)
+    length_grouping_by: str = "total"  # total: sort by all tokens; input-then-target: by input
+    # tokens, then runs of a few batches by target tokens (less padding of both)
     max_steps: int = 10000  # optimizer steps
     warmup_steps: int = 0  # linear warm-up steps (DSS: 0)
     weight_decay: float = 0.0  # AdamW weight decay (DSS: 0)
@@ -103,6 +107,7 @@ class RunConfig:
         _choice("teacher", self.teacher, TEACHERS)
         _choice("select", self.select, CHECKPOINT_SELECTIONS)
         _choice("closed_eval", self.closed_eval, CLOSED_EVALS)
+        _choice("length_grouping_by", self.length_grouping_by, GROUPING_KEYS)
         _choice("noise.type", self.noise.type, NOISE_TYPES)
         for name in ("alpha1", "alpha2", "alpha3", "weight_decay", "warmup_steps", "max_grad_norm"):
             if getattr(self, name) < 0:

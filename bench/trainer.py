@@ -29,7 +29,7 @@ from torch import nn
 from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerBase, get_linear_schedule_with_warmup
 
-from bench.batching import BatchOrder, EncodedTask, collate, example_lengths
+from bench.batching import BatchOrder, EncodedTask, collate, grouping_lengths
 from bench.config import RunConfig
 from bench.data import Example
 from bench.evaluate import EvalSettings, evaluate
@@ -150,7 +150,7 @@ def train(
         len(next(iter(encoded.values()))),
         config.batch_size,
         config.seed,
-        example_lengths(encoded) if config.length_grouping else None,
+        grouping_lengths(encoded, config.length_grouping_by) if config.length_grouping else None,
     )
     unwrapped = accelerator.unwrap_model(module)
     bar = tqdm(

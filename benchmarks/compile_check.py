@@ -10,7 +10,7 @@ import time
 
 import torch
 
-from bench.batching import BatchOrder, collate, encode_pairs, example_lengths
+from bench.batching import BatchOrder, collate, encode_pairs, grouping_lengths
 from bench.config import RunConfig, apply_overrides
 from bench.models import load_model
 from bench.runner import load_run_data, tokenizer_corpus
@@ -33,7 +33,7 @@ loaded = load_model(cfg.model, tokenizer_corpus(splits), cfg.vocab_size, 0)
 strategy = STRATEGIES.get("dss")(cfg)
 pairs = [strategy.training_pairs(e, loaded.tokenizer.eos_token) for e in splits.train]
 enc = encode_pairs(loaded.tokenizer, pairs, 256, 128)
-order = BatchOrder(len(pairs), 32, 0, example_lengths(enc))
+order = BatchOrder(len(pairs), 32, 0, grouping_lengths(enc))
 batches = [collate(enc, order.indices(s)) for s in range(14)]
 
 

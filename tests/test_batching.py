@@ -14,6 +14,7 @@ from bench.batching import (
     cached_encode_pairs,
     collate,
     encode_pairs,
+    grouping_lengths,
 )
 from bench.config import RunConfig
 from bench.data import LoadOptions, SynthConfig, load_dataset
@@ -40,7 +41,12 @@ def test_random_order_is_the_published_one():
         assert order.indices(step) == _legacy_indices(103, 16, 3, step)
 
 
-@pytest.mark.parametrize("lengths", [None, _lengths(1000)])
+def _two_lengths(n: int) -> torch.Tensor:
+    """Independent input and target lengths, [n, 2]."""
+    return torch.stack([_lengths(n, seed=1), _lengths(n, seed=2)], dim=1)
+
+
+@pytest.mark.parametrize("lengths", [None, _lengths(1000), _two_lengths(1000)])
 def test_each_epoch_holds_every_example_once_and_is_pure_in_the_step(lengths):
     order = BatchOrder(1000, 32, seed=1, lengths=lengths)
     for epoch in range(2):
@@ -66,6 +72,31 @@ def test_length_grouping_cuts_padding():
     random_share = padded_share(BatchOrder(2000, 32, seed=0))
     grouped_share = padded_share(BatchOrder(2000, 32, seed=0, lengths=lengths))
     assert random_share > 0.3 and grouped_share < random_share / 5
+
+
+def _computed_positions(order: BatchOrder, lengths: torch.Tensor) -> torch.Tensor:
+    """Positions computed per length column over one epoch: batch size x batch maximum."""
+    computed = torch.zeros(lengths.shape[1], dtype=torch.long)
+    for step in range(order.per_epoch):
+        batch = lengths[order.indices(step)]
+        computed += batch.max(dim=0).values * len(batch)
+    return computed
+
+
+def test_grouping_by_input_then_target_pads_both_lengths_less_than_by_total():
+    lengths = _two_lengths(3000)
+    by_total = _computed_positions(BatchOrder(3000, 32, 0, lengths.sum(dim=1)), lengths)
+    two_level = _computed_positions(BatchOrder(3000, 32, 0, lengths), lengths)
+    assert (two_level < by_total).all()
+    assert two_level.sum() < 0.9 * by_total.sum()
+
+
+def test_grouping_lengths_sum_every_task():
+    predict = EncodedTask(*_padded([[5, 1], [6, 7, 1]], 0), *_padded([[9, 1], [1]], IGNORE_INDEX))
+    explain = EncodedTask(*_padded([[5], [6, 7]], 0), *_padded([[4, 4, 1], [1]], IGNORE_INDEX))
+    encoded = {"predict": predict, "explain": explain}
+    assert grouping_lengths(encoded).tolist() == [8, 7]
+    assert grouping_lengths(encoded, "input-then-target").tolist() == [[3, 5], [5, 2]]
 
 
 def test_collate_pads_each_task_to_its_batch_maximum():

@@ -89,6 +89,7 @@ def test_keys_added_later_keep_earlier_hashes_at_their_old_behaviour():
             "checkpoint_every",
             "log_every",
             "length_grouping",
+            "length_grouping_by",
             "closed_eval",
             "fused_activation",
         }
@@ -98,5 +99,9 @@ def test_keys_added_later_keep_earlier_hashes_at_their_old_behaviour():
     assert apply_overrides(base, {"length_grouping": True}).config_hash() != digest
     assert apply_overrides(base, {"closed_eval": "score"}).config_hash() != digest
     assert apply_overrides(base, {"fused_activation": True}).config_hash() != digest
+    two_level = {"length_grouping_by": "input-then-target"}
+    assert apply_overrides(base, two_level).config_hash() != digest
     with pytest.raises(ConfigError, match="closed_eval: expected one of generate, score"):
         apply_overrides(base, {"closed_eval": "guess"}).validate()
+    with pytest.raises(ConfigError, match="length_grouping_by: expected one of total, input-"):
+        apply_overrides(base, {"length_grouping_by": "width"}).validate()

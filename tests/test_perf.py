@@ -107,6 +107,9 @@ def test_quick_json_has_sane_values(capsys):
             assert d["executed_flops"] >= d["useful_flops"] > 0
         assert result["parity"][strategy]["max_abs_diff"] < 1e-5
     assert all(r > 0 for r in result["memory_mi_over_dss"].values())
+    for design, overhead in result["mi_step_overhead"].items():
+        dss, mi = (result["train"][s][design]["seconds"] for s in STRATEGY_NAMES)
+        assert overhead == pytest.approx(mi / dss - 1) and overhead > -1
     ev = result["eval"]
     assert ev["speedup"] > 0 and 0 <= ev["identical_labels"] <= 1
     assert result["settings"]["train_examples"] == QUICK["steps"] * QUICK["batch"]

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
-from bench.batching import BatchOrder, collate, encode_pairs, example_lengths
+from bench.batching import BatchOrder, collate, encode_pairs, grouping_lengths
 from bench.config import RunConfig
 from bench.models import fuse_activations
 from bench.perf._reference import (
@@ -58,7 +58,11 @@ class CotbenchDesign:
         self.encoded = encode_pairs(
             tokenizer, pairs, config.max_input_length, config.max_target_length
         )
-        lengths = example_lengths(self.encoded) if config.length_grouping else None
+        lengths = (
+            grouping_lengths(self.encoded, config.length_grouping_by)
+            if config.length_grouping
+            else None
+        )
         self.order = BatchOrder(len(pairs), config.batch_size, config.seed, lengths)
         self.strategy = strategy
         self.fused_activation = config.fused_activation

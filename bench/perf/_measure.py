@@ -34,11 +34,17 @@ def autocast(device: torch.device, precision: str) -> AbstractContextManager:
 
 @dataclass
 class Trainee:
-    """A design with its own model copy and optimizer."""
+    """A design training one strategy, with its own model copy and optimizer."""
 
     design: Design
+    strategy: str
     model: nn.Module
     optimizer: torch.optim.Optimizer
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """(strategy, design name): what its timings are filed under."""
+        return self.strategy, self.design.name
 
     def step(self, batch: AnyBatch, precision: str, max_grad_norm: float) -> None:
         """One optimizer step: forward, backward, clipping, AdamW."""
@@ -69,18 +75,19 @@ class StepLog:
 
 def time_training(
     trainees: list[Trainee], steps: int, warmup: int, precision: str, max_grad_norm: float
-) -> dict[str, StepLog]:
-    """Warm-up steps (untimed), then ``steps`` timed steps, the designs interleaved step by step.
+) -> dict[tuple[str, str], StepLog]:
+    """Warm-up steps (untimed), then ``steps`` timed steps, the trainees interleaved step by step.
 
     Warm-up uses the batches of the first steps again, so the timed steps cover the examples of
-    one epoch. The design that goes first alternates, so background load hits both alike.
+    one epoch. The trainees' order reverses every step, so background load hits all alike.
+    Logs are keyed by :attr:`Trainee.key`.
     """
     device = next(trainees[0].model.parameters()).device
     for step in range(warmup):
         for t in trainees:
             batch = to_device(t.design.batch(t.design.indices(step % steps)), device)
             t.step(batch, precision, max_grad_norm)
-    logs = {t.design.name: StepLog() for t in trainees}
+    logs = {t.key: StepLog() for t in trainees}
     for step in range(steps):
         for t in trainees if step % 2 == 0 else trainees[::-1]:
             sync(device)
@@ -92,7 +99,7 @@ def time_training(
             loaded = time.perf_counter()
             t.step(batch, precision, max_grad_norm)
             sync(device)
-            log = logs[t.design.name]
+            log = logs[t.key]
             log.step_s.append(time.perf_counter() - start)
             log.data_s.append(loaded - start)
             log.batches.append(indices)

@@ -69,9 +69,11 @@ def render_table(result: dict) -> str:
         "MFU",
     ]
     out.append(_table(header, rows))
-    ratio = result["memory_mi_over_dss"]
+    ratio, overhead = result["memory_mi_over_dss"], result["mi_step_overhead"]
     out += [
         "",
+        "dss+mi step time over dss (same examples and batches, timed interleaved): "
+        + ", ".join(f"{d} {overhead[d]:+.1%}" for d in DESIGNS),
         "peak MiB: allocated during the step with the most computed tokens, above the resident "
         "weights/optimizer state; dss+mi / dss: "
         + ", ".join(f"{d} {ratio[d]:.2f}x" for d in DESIGNS),
