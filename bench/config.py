@@ -34,6 +34,7 @@ HASHED_ONLY_IF_CHANGED = {
     "length_grouping_by": "total",
     "closed_eval": "generate",
     "fused_activation": False,
+    "eval_length_grouping": False,
 }
 
 
@@ -93,6 +94,8 @@ class RunConfig:
     select: str = "best"  # checkpoint whose test metrics are primary: best (on valid) or last
     closed_eval: str = "generate"  # closed tasks: generate (greedy decoding, as the papers) or
     # score (one teacher-forced pass over the candidates; the same accuracy, no decoding loop)
+    eval_length_grouping: bool = False  # evaluate in batches of similar input length, score
+    # candidates in passes of similar length (less padding; float-level differences)
 
     def validate(self) -> RunConfig:
         """Check every value that can be checked without loading data; returns self."""

@@ -14,6 +14,7 @@ generation at the cost of one forward pass.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ class EvalSettings:
     max_new_tokens: int
     generate_rationales: bool = False
     closed_eval: str = "generate"  # or "score": closed tasks without a decoding loop
+    length_grouping: bool = False  # batches of similar input length, grouped candidate passes
 
     @classmethod
     def for_run(cls, config: RunConfig, metric: str) -> EvalSettings:
@@ -53,7 +55,22 @@ class EvalSettings:
             config.max_target_length,
             config.max_new_tokens,
             closed_eval=config.closed_eval,
+            length_grouping=config.eval_length_grouping,
         )
+
+
+def eval_batches(
+    tokenizer: PreTrainedTokenizerBase, sources: list[str], settings: EvalSettings
+) -> list[list[int]]:
+    """Indices of ``sources`` per evaluation batch: in order, or with ``length_grouping``
+    sorted by input tokens (longest first) so that each batch pads little."""
+    order = list(range(len(sources)))
+    if settings.length_grouping and sources:
+        ids = tokenizer(sources, truncation=True, max_length=settings.max_input_length)
+        lengths = torch.tensor([len(row) for row in ids["input_ids"]])
+        order = torch.argsort(lengths, descending=True, stable=True).tolist()
+    size = settings.batch_size
+    return [order[i : i + size] for i in range(0, len(order), size)]
 
 
 def _tokenize(tokenizer, texts: list[str], max_length: int, device) -> dict[str, torch.Tensor]:
@@ -122,6 +139,8 @@ def score_candidates(
     start token) run once per source; their cache, the cross-attention keys and values
     included, is copied to each of the source's candidates, and one more decoder pass over all
     (source, target) pairs scores the remaining positions, with logits only at real tokens.
+    With ``settings.length_grouping`` that pass runs once per group of candidates of similar
+    length (``_length_groups``), each padded to its own longest.
     """
     device = next(model.parameters()).device
     inputs = _tokenize(tokenizer, sources, settings.max_input_length, device)
@@ -142,23 +161,29 @@ def score_candidates(
     first_tokens = label_ids[:, 0]  # [P]: every target has at least its EOS
     logp = first_log_probs[owner, first_tokens]  # [P]
     misses = (first_log_probs.argmax(-1)[owner] != first_tokens).float()
-    if label_ids.shape[1] > 1:
-        cache = first.cache
-        cache.batch_select_indices(owner)
-        rest = label_ids[:, 1:] != IGNORE_INDEX  # [P, T - 1]
-        with packed_output_head(model, rest):
+    rest = label_ids[:, 1:] != IGNORE_INDEX  # [P, T - 1]: tokens after the first
+    if settings.length_grouping:
+        groups = _length_groups(rest.sum(dim=1))
+    else:  # one pass over every candidate, padded to the longest
+        groups = [torch.arange(len(owner), device=device)] if rest.shape[1] else []
+    for group in groups:
+        width = int(rest[group].sum(dim=1).max())
+        cache = copy.deepcopy(first.cache)
+        cache.batch_select_indices(owner[group])
+        real = rest[group, :width]  # [G, W]
+        with packed_output_head(model, real):
             logits = model(
-                encoder_outputs=BaseModelOutput(last_hidden_state=encoder_hidden[owner]),
-                attention_mask=inputs["attention_mask"][owner],
-                decoder_input_ids=decoder_ids[:, 1:],
+                encoder_outputs=BaseModelOutput(last_hidden_state=encoder_hidden[owner[group]]),
+                attention_mask=inputs["attention_mask"][owner[group]],
+                decoder_input_ids=decoder_ids[group, 1 : 1 + width],
                 cache=cache,
                 use_cache=True,
             ).logits
         if logits.dim() == 3:  # the head saw something else: pack afterwards
-            logits = logits[rest]
+            logits = logits[real]
         log_probs = torch.log_softmax(logits.float(), dim=-1)  # [N, V]
-        rows = rest.nonzero(as_tuple=True)[0]
-        real_tokens = label_ids[:, 1:][rest]  # [N]
+        rows = group[real.nonzero(as_tuple=True)[0]]
+        real_tokens = label_ids[group, 1 : 1 + width][real]  # [N]
         logp.index_add_(0, rows, log_probs.gather(-1, real_tokens[:, None]).squeeze(-1))
         misses.index_add_(0, rows, (log_probs.argmax(-1) != real_tokens).float())
     greedy = (misses == 0) & (labels["attention_mask"].sum(dim=1) <= settings.max_new_tokens)
@@ -173,6 +198,17 @@ def score_candidates(
         scores.append(CandidateScores(logp[start:stop].tolist(), first, text.strip()))
         start = stop
     return scores
+
+
+def _length_groups(lengths: torch.Tensor) -> list[torch.Tensor]:
+    """Indices of ``lengths`` [P] grouped by the power of two that bounds each length (zeros
+    left out), longest first, each group sorted longest first: passes that pad at most 2x."""
+    order = torch.argsort(lengths, descending=True, stable=True)
+    order = order[lengths[order] > 0]
+    bucket = torch.ceil(torch.log2(lengths[order].double())).long()
+    return list(
+        torch.split(order, torch.unique_consecutive(bucket, return_counts=True)[1].tolist())
+    )
 
 
 def _candidate_probs(scores: CandidateScores, candidates: tuple[str, ...]) -> dict[str, float]:
@@ -206,10 +242,11 @@ def evaluate(
     was_training = model.training
     model.eval()
     sep = tokenizer.eos_token
-    records: list[dict] = []
-    for start in range(0, len(examples), settings.batch_size):
-        batch = examples[start : start + settings.batch_size]
-        sources = [strategy.predict_source(ex, sep) for ex in batch]
+    all_sources = [strategy.predict_source(ex, sep) for ex in examples]
+    by_row: dict[int, dict] = {}
+    for rows in eval_batches(tokenizer, all_sources, settings):
+        batch = [examples[i] for i in rows]
+        sources = [all_sources[i] for i in rows]
         closed = all(ex.candidates for ex in batch)
         score_only = settings.closed_eval == "score" and strategy.label_target and closed
         if score_only:
@@ -235,8 +272,8 @@ def evaluate(
             if settings.generate_rationales and "explain" in strategy.tasks
             else [None] * len(batch)
         )
-        for ex, text, logprob, score, rationale in zip(
-            batch, generated, logprobs, scores, rationales, strict=True
+        for row, ex, text, logprob, score, rationale in zip(
+            rows, batch, generated, logprobs, scores, rationales, strict=True
         ):
             prediction = strategy.parse_prediction(text)
             cand = _candidate_probs(score, ex.candidates) if score is not None else None
@@ -256,8 +293,9 @@ def evaluate(
                 record["candidate_correct"] = labels_match(settings.metric, best, ex.gold or "")
             if rationale is not None:
                 record["rationale"] = rationale
-            records.append(record)
+            by_row[row] = record
     model.train(was_training)
+    records = [by_row[row] for row in range(len(examples))]
     return _summarise(records), records
 
 

@@ -34,6 +34,7 @@ cfg = apply_overrides(
         "max_input_length": 256,
         "max_target_length": 32,
         "max_new_tokens": 32,
+        "eval_length_grouping": True,
     },
 )
 splits = load_run_data(cfg)

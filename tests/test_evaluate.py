@@ -9,7 +9,14 @@ import torch
 
 from bench.batching import BatchOrder, collate, encode_pairs
 from bench.data import LoadOptions, load_dataset
-from bench.evaluate import EvalSettings, evaluate, generate, score_candidates
+from bench.evaluate import (
+    EvalSettings,
+    _length_groups,
+    eval_batches,
+    evaluate,
+    generate,
+    score_candidates,
+)
 from bench.models import load_model
 from bench.runner import tokenizer_corpus
 from bench.strategy import STRATEGIES
@@ -81,3 +88,62 @@ def test_greedy_candidate_is_the_generated_text(trained):
     for text, ex, score in zip(generated, test, scores, strict=True):
         expected = ex.candidates.index(text) if text in ex.candidates else None
         assert score.greedy == expected
+
+
+def test_length_groups_cover_every_candidate_with_tokens_left_within_a_factor_of_two():
+    lengths = torch.tensor([0, 5, 1, 16, 2, 9, 3, 4, 1, 0, 8])
+    groups = _length_groups(lengths)
+    covered = torch.cat(groups).sort().values
+    assert covered.tolist() == [i for i, n in enumerate(lengths.tolist()) if n > 0]
+    for group in groups:
+        in_group = lengths[group]
+        assert in_group.tolist() == sorted(in_group.tolist(), reverse=True)
+        assert int(in_group.max()) < 2 * int(in_group.min())  # at most 2x padding
+    assert [int(lengths[g].max()) for g in groups] == [16, 8, 4, 2, 1]
+
+
+def test_eval_batches_keep_order_or_sort_by_input_tokens(trained):
+    _, tokenizer, strategy, test, settings = trained
+    sources = [strategy.predict_source(ex, tokenizer.eos_token) for ex in test]
+    plain = eval_batches(tokenizer, sources, settings)
+    assert plain == [list(range(i, min(i + 16, len(test)))) for i in range(0, len(test), 16)]
+    grouped = eval_batches(tokenizer, sources, dataclasses.replace(settings, length_grouping=True))
+    order = [i for batch in grouped for i in batch]
+    assert sorted(order) == list(range(len(test))) and order != list(range(len(test)))
+    lengths = [len(tokenizer(sources[i])["input_ids"]) for i in order]
+    assert lengths == sorted(lengths, reverse=True)
+
+
+def test_grouped_candidate_passes_give_each_pair_its_own_log_probability(trained):
+    model, tokenizer, strategy, test, settings = trained
+    sources = [strategy.predict_source(ex, tokenizer.eos_token) for ex in test[:3]]
+    targets = [["1", "12 34", "5 6 7 8 9 10 11"], ["123", "4"], ["9 9 9 9", "0", "77"]]
+    grouped = dataclasses.replace(settings, length_grouping=True)
+    lengths = torch.tensor([len(tokenizer(t)["input_ids"]) - 1 for row in targets for t in row])
+    assert len(_length_groups(lengths)) >= 3  # several passes of different widths
+    for scores_of in (settings, grouped):
+        batched = score_candidates(model, tokenizer, sources, targets, scores_of)
+        for source, row, scores in zip(sources, targets, batched, strict=True):
+            for target, logp in zip(row, scores.logprobs, strict=True):
+                own = own_logprob(model, tokenizer, source, target)
+                assert logp == pytest.approx(own, abs=1e-4)
+
+
+@pytest.mark.parametrize("closed_eval", ["generate", "score"])
+def test_grouped_evaluation_gives_the_plain_records_in_order(trained, closed_eval):
+    model, tokenizer, strategy, test, settings = trained
+    plain_settings = dataclasses.replace(settings, closed_eval=closed_eval)
+    grouped_settings = dataclasses.replace(plain_settings, length_grouping=True)
+    plain_metrics, plain = evaluate(model, tokenizer, strategy, test, plain_settings)
+    grouped_metrics, grouped = evaluate(model, tokenizer, strategy, test, grouped_settings)
+    assert [r["id"] for r in grouped] == [ex.id for ex in test]
+    for p, g in zip(plain, grouped, strict=True):
+        assert (g["prediction"], g["correct"], g["generated"]) == (
+            p["prediction"],
+            p["correct"],
+            p["generated"],
+        )
+        assert g["confidence"] == pytest.approx(p["confidence"], rel=1e-4, abs=1e-6)
+        for c, prob in p["candidate_probs"].items():
+            assert g["candidate_probs"][c] == pytest.approx(prob, abs=1e-5)
+    assert grouped_metrics["accuracy"] == plain_metrics["accuracy"]

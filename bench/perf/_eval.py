@@ -11,34 +11,34 @@ from torch import nn
 from transformers import PreTrainedTokenizerBase
 
 from bench.data import Example
-from bench.evaluate import EvalSettings, generate, score_candidates
+from bench.evaluate import EvalSettings, eval_batches, generate, score_candidates
 from bench.perf._measure import sync
 from bench.strategy import Strategy
 
 
 def scored_labels(model, tokenizer, strategy, examples, settings) -> list[str]:
-    """cotbench: one candidate-scoring pass per batch; the label greedy decoding would emit
-    (``""`` where it would emit no candidate)."""
+    """cotbench: one candidate-scoring pass per batch (batched as ``evaluate`` batches them);
+    the label greedy decoding would emit (``""`` where it would emit no candidate)."""
     sep = tokenizer.eos_token
-    labels: list[str] = []
-    for start in range(0, len(examples), settings.batch_size):
-        batch = examples[start : start + settings.batch_size]
+    sources = [strategy.predict_source(ex, sep) for ex in examples]
+    labels = [""] * len(examples)
+    for rows in eval_batches(tokenizer, sources, settings):
         scores = score_candidates(
             model,
             tokenizer,
-            [strategy.predict_source(ex, sep) for ex in batch],
-            [list(ex.candidates) for ex in batch],
+            [sources[i] for i in rows],
+            [list(examples[i].candidates) for i in rows],
             settings,
         )
-        labels.extend(
-            "" if s.greedy is None else ex.candidates[s.greedy]
-            for ex, s in zip(batch, scores, strict=True)
-        )
+        for i, score in zip(rows, scores, strict=True):
+            if score.greedy is not None:
+                labels[i] = examples[i].candidates[score.greedy]
     return labels
 
 
 def generated_labels(model, tokenizer, strategy, examples, settings) -> list[str]:
-    """The reference: greedy generation of every example, label parsed from the text."""
+    """The reference: greedy generation of every example in order, label parsed from the
+    text."""
     sep = tokenizer.eos_token
     labels: list[str] = []
     for start in range(0, len(examples), settings.batch_size):

@@ -53,7 +53,7 @@ class PerfSettings:
     threads: int | None = None
     precision: str = "fp32"
     device: str = "cpu"
-    eval_examples: int = 64
+    eval_examples: int = 256
     matmul_size: int = 2048
     quick: bool = False
 
@@ -85,6 +85,7 @@ class PerfSettings:
             "length_grouping": True,
             "length_grouping_by": "input-then-target",
             "closed_eval": "score",
+            "eval_length_grouping": True,
             "fused_activation": True,
             **(QUICK_OVERRIDES if self.quick else {}),
         }

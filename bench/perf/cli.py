@@ -51,7 +51,7 @@ def add_perf_parser(subparsers: argparse._SubParsersAction) -> None:
     perf.add_argument("--threads", type=int, help="torch threads (default: torch's current)")
     perf.add_argument("--precision", choices=("fp32", "bf16"), help="default: fp32")
     perf.add_argument("--device", choices=("cpu", "cuda"), help="default: cpu")
-    perf.add_argument("--eval-examples", type=int, help="test examples evaluated (default: 64)")
+    perf.add_argument("--eval-examples", type=int, help="test examples evaluated (default: 256)")
     perf.add_argument(
         "--quick", action="store_true", help="tiny sizes (tiny-t5-s, synth, 3 steps): seconds"
     )
