@@ -3,6 +3,7 @@ shares, and the command's JSON and errors (tiny synth set-up, seconds)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -11,6 +12,7 @@ from transformers.activations import NewGELUActivation
 
 from bench.cli import main
 from bench.perf._designs import token_counts
+from bench.perf._measure import Trainee, time_training
 from bench.perf._reference import TaskPrefixCollator
 from bench.perf._run import QUICK, STRATEGY_NAMES, PerfSettings, loss_parity, prepare
 
@@ -128,3 +130,36 @@ def test_bad_arguments_give_one_error_line(capsys, args, message):
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and message in err
     assert len(err.splitlines()) == 1
+
+
+class _FakeDesign:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def indices(self, step: int) -> list[int]:
+        return [step]
+
+    def batch(self, indices: list[int]) -> dict:
+        ones = torch.ones(1, 2, dtype=torch.long)
+        return {"predict": {"input_ids": ones, "attention_mask": ones, "labels": ones}}
+
+
+def test_timed_steps_rotate_the_trainees_so_none_runs_twice_in_a_row():
+    calls: list[tuple[str, str]] = []
+
+    class Recording(Trainee):
+        def step(self, batch, precision, max_grad_norm):
+            calls.append(self.key)
+
+    model = torch.nn.Linear(1, 1)
+    trainees = [
+        Recording(_FakeDesign(d), s, model, torch.optim.SGD(model.parameters(), lr=0.1))
+        for s in ("dss", "dss+mi")
+        for d in ("reference", "cotbench")
+    ]
+    logs = time_training(trainees, steps=8, warmup=0, precision="fp32", max_grad_norm=1.0)
+    assert all(a != b for a, b in itertools.pairwise(calls))
+    for t in trainees:
+        positions = [i % 4 for i, key in enumerate(calls) if key == t.key]
+        assert sorted(positions) == [0, 0, 1, 1, 2, 2, 3, 3]
+        assert logs[t.key].batches == [[step] for step in range(8)]
