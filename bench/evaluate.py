@@ -166,10 +166,10 @@ def score_candidates(
         groups = _length_groups(rest.sum(dim=1))
     else:  # one pass over every candidate, padded to the longest
         groups = [torch.arange(len(owner), device=device)] if rest.shape[1] else []
-    for group in groups:
+    for i, group in enumerate(groups):
         width = int(rest[group].sum(dim=1).max())
-        cache = copy.deepcopy(first.cache)
-        cache.batch_select_indices(owner[group])
+        cache = first.cache if i == len(groups) - 1 else copy.deepcopy(first.cache)
+        cache.batch_select_indices(owner[group])  # in place: the last group takes the original
         real = rest[group, :width]  # [G, W]
         with packed_output_head(model, real):
             logits = model(
