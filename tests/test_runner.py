@@ -92,6 +92,27 @@ def test_interrupted_run_resumes_to_the_same_numbers(reference_run, tmp_path):
     assert _numbers(resumed.directory) == _numbers(uninterrupted.directory)
 
 
+def test_run_with_the_speed_keys_resumes_exactly_and_keeps_test_order(reference_run, tmp_path):
+    """Two-level length grouping and grouped evaluation: still pure in (seed, step), resumable,
+    and the predictions in test order."""
+    _, plain = reference_run
+    config = tiny_config(
+        strategy="dss+mi",
+        length_grouping=True,
+        length_grouping_by="input-then-target",
+        eval_length_grouping=True,
+        closed_eval="score",
+    )
+    whole = run_one(config, suite="t", runs_dir=tmp_path / "whole", echo=lambda _: None)
+    with pytest.raises(TrainingInterrupted):
+        run_one(config, suite="t", runs_dir=tmp_path, interrupt_at_step=5, echo=lambda _: None)
+    resumed = run_one(config, suite="t", runs_dir=tmp_path, echo=lambda _: None)
+    assert _numbers(resumed.directory) == _numbers(whole.directory)
+    ids = [r["id"] for r in read_jsonl(whole.directory / "predictions.jsonl")]
+    assert ids == [r["id"] for r in read_jsonl(plain.directory / "predictions.jsonl")]
+    assert _numbers(whole.directory)[3] != _numbers(plain.directory)[3]  # other batches
+
+
 def test_cache_hit_and_force(tmp_path):
     config = tiny_config(strategy="finetune", max_steps=2, eval_every=2)
     first = run_one(config, suite="t", runs_dir=tmp_path, echo=lambda _: None)
