@@ -97,6 +97,8 @@ def test_grouping_lengths_sum_every_task():
     encoded = {"predict": predict, "explain": explain}
     assert grouping_lengths(encoded).tolist() == [8, 7]
     assert grouping_lengths(encoded, "input-then-target").tolist() == [[3, 5], [5, 2]]
+    with pytest.raises(ValueError, match="expected total or input-then-target"):
+        grouping_lengths(encoded, "width")
 
 
 def test_collate_pads_each_task_to_its_batch_maximum():
