@@ -25,6 +25,7 @@ from bench.perf._reference import (
 )
 from bench.strategy import Strategy, TaskPair
 
+DESIGNS = ("reference", "cotbench")  # the designs' names, in report order
 AnyBatch = dict[str, dict[str, torch.Tensor]]  # task -> input_ids, attention_mask, labels, ...
 LossParts = tuple[torch.Tensor, dict[str, torch.Tensor]]
 

@@ -13,7 +13,7 @@ from bench.data import Example
 from bench.errors import ConfigError
 from bench.evaluate import EvalSettings
 from bench.models import LoadedModel, load_model
-from bench.perf._designs import CotbenchDesign, Design, ReferenceDesign, to_device
+from bench.perf._designs import DESIGNS, CotbenchDesign, Design, ReferenceDesign, to_device
 from bench.perf._eval import compare_eval
 from bench.perf._measure import (
     USEFUL_FLOPS_FORMULA,
@@ -223,9 +223,8 @@ def run_perf(settings: PerfSettings) -> dict:
     peak_flops = matmul_peak(dtype, setup.device, 256 if settings.quick else settings.matmul_size)
     train = _train(setup, peak_flops)
     dss, mi = train["dss"], train["dss+mi"]
-    designs = ("reference", "cotbench")
-    memory_ratio = {d: mi[d]["peak_step_bytes"] / dss[d]["peak_step_bytes"] for d in designs}
-    mi_overhead = {d: mi[d]["seconds"] / dss[d]["seconds"] - 1 for d in designs}
+    memory_ratio = {d: mi[d]["peak_step_bytes"] / dss[d]["peak_step_bytes"] for d in DESIGNS}
+    mi_overhead = {d: mi[d]["seconds"] / dss[d]["seconds"] - 1 for d in DESIGNS}
     evaluation = None
     if setup.closed and setup.test:
         config = setup.configs["dss"]
