@@ -35,6 +35,7 @@ HASHED_ONLY_IF_CHANGED = {
     "closed_eval": "generate",
     "fused_activation": False,
     "eval_length_grouping": False,
+    "full_test": False,
 }
 
 
@@ -53,6 +54,7 @@ class RunConfig:
     subsample_seed: int = 0  # fixed across run seeds so all seeds train on the same subset
     max_train: int | None = None  # cap on train examples after subsampling (CPU profiles)
     max_eval: int | None = None  # cap on valid/test examples (first n; CPU profiles)
+    full_test: bool = False  # score the whole test split (max_eval then caps validation only)
     synth: SynthConfig = field(default_factory=SynthConfig)  # the generated task's settings
     noise: NoiseConfig = field(default_factory=NoiseConfig)  # noise injected into train rationales
     # -- model

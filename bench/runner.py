@@ -58,6 +58,7 @@ def _load_cached(
     subsample_seed: int,
     max_train: int | None,
     max_eval: int | None,
+    full_test: bool,
 ) -> DatasetSplits:
     return load_dataset(
         name,
@@ -66,6 +67,7 @@ def _load_cached(
         subsample_seed=subsample_seed,
         max_train=max_train,
         max_eval=max_eval,
+        full_test=full_test,
     )
 
 
@@ -81,6 +83,7 @@ def load_run_data(config: RunConfig, data_dir: str | Path | None = None) -> Data
         config.subsample_seed,
         config.max_train,
         config.max_eval,
+        config.full_test,
     )
 
 

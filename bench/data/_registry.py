@@ -34,11 +34,13 @@ def load_dataset(
     subsample_seed: int = 0,
     max_train: int | None = None,
     max_eval: int | None = None,
+    full_test: bool = False,
 ) -> DatasetSplits:
     """Load dataset ``name`` and apply the generic cuts.
 
     ``subsample`` keeps that fraction of train (seeded), ``max_train`` then caps train, and
-    ``max_eval`` caps valid and test (first examples, so that every run scores the same ones).
+    ``max_eval`` caps valid and test (first examples, so that every run scores the same ones);
+    with ``full_test`` it caps valid only.
     """
     if not 0.0 < subsample <= 1.0:
         raise ConfigError(f"subsample: expected a fraction in (0, 1], got {subsample}")
@@ -53,5 +55,6 @@ def load_dataset(
         train = train[:max_train]
     valid, test = splits.valid, splits.test
     if max_eval is not None:
-        valid, test = valid[:max_eval], test[:max_eval]
+        valid = valid[:max_eval]
+        test = test if full_test else test[:max_eval]
     return replace(splits, train=train, valid=valid, test=test)
