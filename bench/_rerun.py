@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from bench.bundle import PROVENANCE, RERUN_TOLERANCE, RUNS, Mismatch, differs
+from bench.bundle import PROVENANCE, RERUN_TOLERANCE, RUNS, Mismatch, differs, run_files
 from bench.config import RunConfig, config_from_dict
 from bench.errors import BenchError
 from bench.runner import load_run_data, run_one, tokenizer_corpus
@@ -128,9 +128,10 @@ def _compare_exact(bundle: Path, stated_dir: Path, rerun_dir: Path) -> list[Mism
     b = read_json(rerun_dir / env).get("tokenizer_sha256")
     if a != b:
         found.append(Mismatch(f"{rel}/{env}", "tokenizer_sha256", a, b))
+    files = run_files(bundle, stated_dir)  # shared files resolved
     for name in sorted(stated["prediction_files"].values()):
         found += _compare_predictions(
-            f"{rel}/{name}.gz", stated_dir / f"{name}.gz", rerun_dir / name
+            f"{rel}/{name}.gz", files.get(f"{name}.gz", stated_dir / f"{name}.gz"), rerun_dir / name
         )
     return found
 
@@ -176,8 +177,9 @@ def rerun_bundle(
         echo(f"rerun: {rel}")
         with tempfile.TemporaryDirectory(prefix="cotbench-rerun-") as tmp:
             cache = Path(tmp) / "cache"
-            if env.get("tokenizer_sha256") and (directory / "tokenizer.json").is_file():
-                _seed_tokenizer(cache, config, directory / "tokenizer.json", data_dir)
+            tokenizer = run_files(bundle, directory).get("tokenizer.json")
+            if env.get("tokenizer_sha256") and tokenizer is not None:
+                _seed_tokenizer(cache, config, tokenizer, data_dir)
             with _cache_dir(cache), _torch_threads(env.get("torch_threads")):
                 result = run_one(
                     config,

@@ -55,11 +55,14 @@ CALIBRATION = "calibration.csv"
 VERDICTS = "verdicts.csv"
 PAPERS = "papers"
 RUNS = "runs"
+SHARED = "shared"
+LINKS = f"{SHARED}/links.json"  # {path of a run file: the shared file that holds its bytes}
+MIN_SHARED_BYTES = 4096  # smaller duplicate files stay in their run directories
 RUN_FILES = ("config.json", "env.json", "metrics.json", "train_log.jsonl", "tokenizer.json")
 REL_TOL = 1e-9  # for floats other than accuracies (mean confidence, stderr, CI bounds)
 ABS_TOL = 1e-12  # so that tiny values (e.g. confidences near 0) are still compared
 EXACT_METRICS = ("accuracy", "n", "n_correct", "candidate_accuracy")
-SETTINGS_EXACT = ("boot_resamples", "boot_seed", "permutations")
+SETTINGS_EXACT = ("boot_resamples", "boot_seed")
 # Per table: the columns that name a row, and the columns compared exactly (counts, accuracies)
 TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     SUMMARY: (
@@ -138,8 +141,8 @@ def _provenance(
                 "resamples": spec.resamples,
                 "seed": spec.seed,
                 "level": spec.level,
-                "permutations": spec.permutations,
             },
+            "method": spec.describe(),
             "pairs": [list(pair) for pair in pairs],
             "papers": sorted(str(p.relative_to(bundle)) for p in (bundle / PAPERS).glob("*.yaml")),
         },
@@ -177,6 +180,44 @@ def _tables_csv(
         if verdicts:
             tables[VERDICTS] = verdict_table(store, summary, load_papers(bundle / PAPERS))
         return {name: table.to_csv(index=False) for name, table in tables.items()}
+
+
+def _share_duplicates(bundle: Path) -> None:
+    """Keep every run file that has identical copies (a tokenizer shared by all runs, the last
+    checkpoint's predictions when it was also the best) once, as ``shared/<sha256><suffixes>``,
+    and record each copy's place in :data:`LINKS`."""
+    by_hash: dict[str, list[Path]] = {}
+    for path in sorted((bundle / RUNS).rglob("*")):
+        if path.is_file() and path.stat().st_size >= MIN_SHARED_BYTES:
+            by_hash.setdefault(file_sha256(path), []).append(path)
+    links = {}
+    for digest, paths in sorted(by_hash.items()):
+        if len(paths) < 2:
+            continue
+        target = bundle / SHARED / f"{digest}{''.join(paths[0].suffixes)}"
+        target.parent.mkdir(exist_ok=True)
+        paths[0].replace(target)
+        for path in paths[1:]:
+            path.unlink()
+        links.update({str(p.relative_to(bundle)): str(target.relative_to(bundle)) for p in paths})
+    if links:
+        write_json(bundle / LINKS, dict(sorted(links.items())))
+
+
+def bundle_links(bundle: Path) -> dict[str, str]:
+    """The bundle's shared-file links (none in bundles written before they existed)."""
+    path = bundle / LINKS
+    return read_json(path) if path.is_file() else {}
+
+
+def run_files(bundle: Path, directory: Path) -> dict[str, Path]:
+    """``{file name: where its bytes are}`` of one bundled run directory, links resolved."""
+    files = {p.name: p for p in directory.iterdir() if p.is_file()}
+    prefix = str(directory.relative_to(bundle)) + "/"
+    for name, target in bundle_links(bundle).items():
+        if name.startswith(prefix) and "/" not in name[len(prefix) :]:
+            files[name[len(prefix) :]] = bundle / target
+    return files
 
 
 def _write_manifest(bundle: Path) -> None:
@@ -217,7 +258,6 @@ def export_bundle(
         raise BenchError(f"{runs_dir}: no finished runs of suite {suite!r}, profile {profile!r}")
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
-    old = staging.with_name(f"{staging.name}-replaced")
     try:
         for run_id in run_ids:
             _copy_run(runs_dir / run_id, staging / RUNS / run_id)
@@ -229,14 +269,59 @@ def export_bundle(
         for name, text in tables.items():
             write_text_atomic(staging / name, text)
         write_json(staging / PROVENANCE, _provenance(staging, suite, profile, spec, all_pairs))
+        _share_duplicates(staging)
         _write_manifest(staging)
-        if out.exists():
-            out.rename(old)
-        staging.rename(out)
+        _swap_in(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)
     return out
+
+
+def _swap_in(staging: Path, out: Path) -> None:
+    """Put the finished ``staging`` folder at ``out`` (an old ``out`` is removed after)."""
+    old = staging.with_name(f"{staging.name}-replaced")
+    if out.exists():
+        out.rename(old)
+    staging.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def refresh_bundle(path: str | Path) -> Path:
+    """Recompute a bundle's tables from its own runs with this version's statistics (the
+    recorded bootstrap settings, pairs and paper files) and store its duplicate files once.
+
+    Runs, predictions and paper files are kept byte for byte; the provenance records the
+    statistics used; the bundle is replaced atomically.
+    """
+    from reports import BootstrapSpec
+
+    bundle = Path(path)
+    if bundle.is_symlink() or not (bundle / MANIFEST).is_file():
+        raise BenchError(f"{bundle}: not a results bundle (no {MANIFEST})")
+    provenance = read_json(bundle / PROVENANCE)
+    settings = provenance["tables"]
+    spec = BootstrapSpec.from_settings(settings["bootstrap"])
+    pairs = [(a, b) for a, b in settings["pairs"]]
+    staging = Path(tempfile.mkdtemp(dir=bundle.parent, prefix=f".{bundle.name}.tmp-"))
+    try:
+        for source in sorted((bundle / RUNS).glob("*/*/*/*/seed-*")):
+            target = staging / source.relative_to(bundle)
+            target.mkdir(parents=True)
+            for name, file in run_files(bundle, source).items():
+                shutil.copyfile(file, target / name)
+        shutil.copytree(bundle / PAPERS, staging / PAPERS)
+        suite, profile = provenance["suite"], provenance["profile"]
+        for name, text in _tables_csv(staging, suite, profile, spec, pairs).items():
+            write_text_atomic(staging / name, text)
+        settings["method"] = spec.describe()
+        settings["bootstrap"].pop("permutations", None)  # the sign-flip test these replaced
+        write_json(staging / PROVENANCE, provenance)
+        _share_duplicates(staging)
+        _write_manifest(staging)
+        _swap_in(staging, bundle)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return bundle
 
 
 def _installed_papers() -> list[Path]:
@@ -254,11 +339,11 @@ def unpack_runs(bundle: Path, target: Path) -> Path:
             continue
         directory = target / source.relative_to(bundle / RUNS)
         directory.mkdir(parents=True)
-        for path in source.iterdir():
-            if path.suffix == ".gz":
-                (directory / path.stem).write_bytes(gzip.decompress(path.read_bytes()))
+        for name, path in run_files(bundle, source).items():
+            if name.endswith(".gz"):
+                (directory / name[: -len(".gz")]).write_bytes(gzip.decompress(path.read_bytes()))
             else:
-                shutil.copyfile(path, directory / path.name)
+                shutil.copyfile(path, directory / name)
     return target
 
 
@@ -327,8 +412,9 @@ def _check_run(bundle: Path, directory: Path) -> list[Mismatch]:
             found.append(Mismatch(file, cell, stated, recomputed_hash))
     if directory.name != f"seed-{record['config']['seed']}":
         found.append(Mismatch(config_file, "config.seed", record["config"]["seed"], directory.name))
+    files = run_files(bundle, directory)
     for checkpoint, name in sorted(metrics["prediction_files"].items()):
-        path = directory / f"{name}.gz"
+        path = files.get(f"{name}.gz", directory / f"{name}.gz")
         if not path.is_file():
             found.append(Mismatch(f"{rel}/{name}.gz", "file", "present", "missing"))
             continue
@@ -410,7 +496,7 @@ def _check_tables(bundle: Path, provenance: dict[str, Any], verdicts: bool) -> l
     from reports import BootstrapSpec
 
     settings = provenance["tables"]
-    spec = BootstrapSpec(**settings["bootstrap"])
+    spec = BootstrapSpec.from_settings(settings["bootstrap"])
     pairs = [(a, b) for a, b in settings["pairs"]]
     suite, profile = provenance["suite"], provenance["profile"]
     recomputed = _tables_csv(bundle, suite, profile, spec, pairs, verdicts=verdicts)
@@ -428,7 +514,9 @@ def _plain(value: Any) -> Any:
 def verify_bundle(path: str | Path) -> list[Mismatch]:
     """Every stated number or hash of the bundle at ``path`` that does not re-derive."""
     bundle = Path(path)
-    found = _check_manifest(bundle, manifest_files(bundle))
+    stated = manifest_files(bundle)
+    found = _check_manifest(bundle, stated)
+    found += _guarded(LINKS, _check_links, bundle, stated)
     for metrics in sorted((bundle / RUNS).glob("*/*/*/*/seed-*/metrics.json")):
         if SEED_DIR.fullmatch(metrics.parent.name):
             found += _guarded(
@@ -441,6 +529,17 @@ def verify_bundle(path: str | Path) -> list[Mismatch]:
     # verdicts are recomputed only from paper files that parse (every number with a source)
     provenance = read_json(bundle / PROVENANCE)
     return [*found, *papers, *_guarded("tables", _check_tables, bundle, provenance, not papers)]
+
+
+def _check_links(bundle: Path, stated: dict[str, str]) -> list[Mismatch]:
+    """Every link names a run file and a shared file the manifest lists."""
+    return [
+        Mismatch(LINKS, name, target, "not a listed shared file")
+        for name, target in bundle_links(bundle).items()
+        if not name.startswith(f"{RUNS}/")
+        or not target.startswith(f"{SHARED}/")
+        or target not in stated
+    ]
 
 
 def _guarded(file: str, check: Callable[..., list[Mismatch]], *args: Any) -> list[Mismatch]:

@@ -100,6 +100,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_refresh(args: argparse.Namespace) -> int:
+    from bench.bundle import refresh_bundle
+
+    print(f"bundle refreshed: {refresh_bundle(args.path)}")
+    return 0
+
+
 def _cmd_verify(args: argparse.Namespace) -> int:
     from bench.bundle import manifest_files, render_mismatches, verify_bundle
 
@@ -181,6 +188,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="also compare strategy A with B in paired.csv (dss+mi:dss and dss:finetune always)",
     )
     export.set_defaults(func=_cmd_export)
+
+    refresh = sub.add_parser(
+        "refresh",
+        help="recompute a bundle's tables with this version's statistics, store duplicates once",
+    )
+    refresh.add_argument("path", help="bundle directory")
+    refresh.set_defaults(func=_cmd_refresh)
 
     verify = sub.add_parser(
         "verify", help="re-derive a bundle's hashes, metrics and summary table from its files"

@@ -27,7 +27,15 @@ _EXPORTS = {
     "reports._html": ["Section"],
     "reports._paper": ["Paper", "claims_table", "load_papers", "verdict_table"],
     "reports._report": ["ReportResult", "build_report"],
-    "reports._stats": ["BootstrapSpec", "bootstrap_interval", "holm", "paired_accuracy_test"],
+    "reports._stats": [
+        "BootstrapSpec",
+        "accuracy_difference",
+        "accuracy_interval",
+        "holm",
+        "metric_difference",
+        "metric_interval",
+        "seeds_needed",
+    ],
     "reports._tables": ["DEFAULT_PAIRS", "paired_table", "summary_table"],
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}

@@ -20,12 +20,15 @@ import pandas as pd
 WIDTH, MASS = "width", "mass"
 MIN_RELIABLE_N = 300  # below this many test examples per seed, ECE is flagged as noisy
 CONFIDENCE_DEFINITION = (
-    "confidence = for closed tasks (candidate answers), the probability of the predicted answer "
-    "renormalised over the candidates (teacher-forced scores; 0 when the prediction is not a "
-    "candidate); for open tasks (SVAMP), the probability of the greedy generated sequence"
+    "confidence = for closed tasks (candidate answers), the probability of the top-ranked "
+    "candidate renormalised over the candidates (teacher-forced scores), scored with that "
+    "candidate's correctness, the same definition for every strategy; for open tasks (SVAMP), "
+    "the probability of the greedy generated sequence with its correctness. Secondary "
+    "(ECE greedy): the greedy output's candidate probability (0 when the output is no "
+    "candidate) with the greedy output's correctness"
 )
 CONFIDENCE_SHORT = (  # the same definition, short enough to print under a figure
-    "confidence: p(predicted answer) renormalised over the candidates (closed tasks), "
+    "confidence: p(top-ranked candidate) renormalised over the candidates (closed tasks), "
     "p(generated sequence) (open tasks)"
 )
 

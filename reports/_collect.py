@@ -98,24 +98,39 @@ def _run_row(run_id: str, record: dict, metrics: dict, env: dict) -> dict[str, A
     }
 
 
-def _calibration_confidence(row: dict) -> tuple[float, str]:
-    """(confidence, kind) by :data:`reports._calibration.CONFIDENCE_DEFINITION`."""
+def calibration_point(row: dict) -> tuple[float, bool, str]:
+    """(confidence, correct, kind) by :data:`reports._calibration.CONFIDENCE_DEFINITION`: for a
+    closed task the top-ranked candidate's renormalised probability and that candidate's
+    correctness, for an open task the greedy sequence's probability and its correctness."""
+    candidates = row.get("candidate_probs")
+    if candidates and row.get("candidate_prediction") in candidates:
+        top = row["candidate_prediction"]
+        total = sum(candidates.values())
+        return float(candidates[top]) / total, bool(row["candidate_correct"]), "candidate"
+    return float(row["confidence"]), bool(row["correct"]), "sequence"
+
+
+def greedy_confidence(row: dict) -> float:
+    """The greedy output's candidate probability (0 when it is no candidate): the secondary
+    confidence, scored with the greedy output's correctness."""
     candidates = row.get("candidate_probs")
     if candidates:
-        return float(candidates.get(row["prediction"], 0.0)), "candidate"
-    return float(row["confidence"]), "sequence"
+        return float(candidates.get(row["prediction"], 0.0))
+    return float(row["confidence"])
 
 
 def _prediction_rows(run_id: str, rows: list[dict]) -> pd.DataFrame:
-    confidences = [_calibration_confidence(r) for r in rows]
+    points = [calibration_point(r) for r in rows]
     return pd.DataFrame(
         {
             "run_id": run_id,
             "id": [str(r["id"]) for r in rows],
             "correct": [bool(r["correct"]) for r in rows],
             "sequence_confidence": [float(r["confidence"]) for r in rows],
-            "confidence": [c for c, _ in confidences],
-            "confidence_kind": [k for _, k in confidences],
+            "confidence": [c for c, _, _ in points],
+            "confidence_correct": [hit for _, hit, _ in points],
+            "confidence_kind": [k for _, _, k in points],
+            "greedy_confidence": [greedy_confidence(r) for r in rows],
             "gold": [str(r.get("gold") or "") for r in rows],
             "generated": [str(r.get("generated") or "") for r in rows],
             "n_candidates": [len(r.get("candidate_probs") or {}) for r in rows],  # 0: open task

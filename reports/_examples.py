@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.store import read_jsonl
-from reports._collect import RunStore, _calibration_confidence
+from reports._collect import RunStore, calibration_point
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def example_blocks(store: RunStore, n_examples: int = 5) -> list[ExampleBlock]:
                             "prediction": rec[example_id].get("prediction", ""),
                             "generated": rec[example_id].get("generated", ""),
                             "correct": bool(rec[example_id]["correct"]),
-                            "confidence": _calibration_confidence(rec[example_id])[0],
+                            "confidence": calibration_point(rec[example_id])[0],
                             "rationale": rec[example_id].get("rationale"),
                         }
                         for label, rec in zip(labels, records, strict=True)

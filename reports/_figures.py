@@ -182,6 +182,33 @@ def noise_curve(frame: pd.DataFrame, y: str = "accuracy") -> Figure:
     return fig
 
 
+def paired_differences_figure(rows: pd.DataFrame, labels: list[str], title: str) -> Figure:
+    """One line per comparison of :func:`reports.paired_table` rows: each seed's difference as
+    a dot (paired designs), the mean as a diamond with its interval as a bar, 0 dashed."""
+    fig = Figure(figsize=(7.0, 0.9 + 0.45 * max(len(rows), 1)), layout="constrained")
+    ax = fig.add_subplot()
+    for y, row in enumerate(rows.itertuples(index=False)):
+        cell = row.seed_diffs  # ";"-separated fractions; empty (or NaN from a CSV) if unpaired
+        seeds = [float(v) for v in str(cell).split(";")] if pd.notna(cell) and cell != "" else []
+        ax.scatter([100 * v for v in seeds], [y] * len(seeds), s=14, color="0.45", zorder=2)
+        ax.errorbar(
+            100 * row.diff,
+            y,
+            xerr=[[100 * (row.diff - row.ci_low)], [100 * (row.ci_high - row.diff)]],
+            fmt="D",
+            color="tab:blue",
+            markersize=5,
+            capsize=3,
+            zorder=3,
+        )
+    ax.axvline(0.0, color="black", linestyle="--", linewidth=0.8)
+    ax.set_yticks(range(len(labels)), labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("a − b (accuracy points): dots = seeds, diamond and bar = mean and CI")
+    ax.set_title(title, fontsize=9)
+    return fig
+
+
 def png_bytes(fig: Figure) -> bytes:
     """The figure as PNG."""
     buffer = io.BytesIO()

@@ -60,6 +60,13 @@ def _variants(frame: pd.DataFrame, variant_keys: list[str]) -> dict[str, pd.Seri
     return {k: frame[k].map(str) for k in variant_keys if k in frame}
 
 
+def seed_values(cell: object) -> str:
+    """A ``;``-separated cell of per-seed fractions as points, e.g. ``+1.2, +1.0``."""
+    if _missing(cell) or cell == "":
+        return "(unpaired)"
+    return ", ".join(f"{100 * float(v):+.1f}" for v in str(cell).split(";"))
+
+
 def summary_display(summary: pd.DataFrame, variant_keys: list[str]) -> pd.DataFrame:
     """Accuracy per condition: mean ± std over seeds and the bootstrap CI."""
     if summary.empty:
@@ -97,6 +104,8 @@ def paired_display(paired: pd.DataFrame, variant_keys: list[str]) -> pd.DataFram
             **_variants(paired, variant_keys),
             "a": paired["a"],
             "b": paired["b"],
+            "design": paired["design"],
+            "seeds": paired["n_pairs"].astype(str),
             "n": paired["n_test"].astype(str),
             "acc a %": paired["accuracy_a"].map(pct),
             "acc b %": paired["accuracy_b"].map(pct),
@@ -104,6 +113,7 @@ def paired_display(paired: pd.DataFrame, variant_keys: list[str]) -> pd.DataFram
             ci_label(paired): [
                 interval(lo, hi) for lo, hi in zip(paired["ci_low"], paired["ci_high"], strict=True)
             ],
+            "per-seed a − b": paired["seed_diffs"].map(seed_values),
             "p": paired["p_value"].map(p_value),
             "p (Holm)": paired["p_holm"].map(p_value),
             "claim": paired["claim"],
@@ -194,6 +204,7 @@ def calibration_display(calibration: pd.DataFrame, variant_keys: list[str]) -> p
                 strict=True,
             )
         ]
+    columns["ECE-10w greedy %"] = calibration["ece_w10_greedy"].map(pct)
     columns["ece_code % (released script, est.)"] = calibration["ece_code"].map(pct)
     columns["warning"] = calibration["warning"]
     return pd.DataFrame(columns)
@@ -211,6 +222,8 @@ def paired_calibration_display(frame: pd.DataFrame, variant_keys: list[str]) -> 
             "metric": frame["metric"],
             "a": frame["a"],
             "b": frame["b"],
+            "design": frame["design"],
+            "seeds": frame["n_pairs"].astype(str),
             "n": frame["n_test"].astype(str),
             "a − b (points)": frame["diff"].map(pct),
             ci_label(frame): [

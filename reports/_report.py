@@ -200,7 +200,7 @@ def build_report(
     figures: list[Path] = []
     sections = [
         verdict_section(tables, spec),
-        *dataset_sections(store, tables, spec),
+        *dataset_sections(store, tables, spec, figures_dir, figures),
         calibration_section(store, tables, figures_dir, figures),
         training_section(store, figures_dir, figures),
     ]

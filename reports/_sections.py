@@ -20,6 +20,7 @@ from reports._examples import condition_label
 from reports._figures import (
     ablation_curve,
     noise_curve,
+    paired_differences_figure,
     reliability_figure,
     save_figure,
     training_curves_figure,
@@ -83,26 +84,46 @@ def verdict_section(tables: ReportTables, spec: BootstrapSpec) -> Section:
     )
 
 
-def dataset_sections(store: RunStore, tables: ReportTables, spec: BootstrapSpec) -> list[Section]:
-    """One section per dataset: accuracy summary and paired comparisons."""
+def _comparison_label(row: pd.Series, variant_keys: list[str]) -> str:
+    variants = ", ".join(f"{k}={row[k]}" for k in variant_keys if k in row and pd.notna(row[k]))
+    return f"{row['a']} − {row['b']}" + (f" ({variants})" if variants else "")
+
+
+def dataset_sections(
+    store: RunStore,
+    tables: ReportTables,
+    spec: BootstrapSpec,
+    figures_dir: Path,
+    written: list[Path],
+) -> list[Section]:
+    """One section per dataset: accuracy summary, paired comparisons and their per-seed dot
+    plot."""
     if store.empty:
         return []
     summary = summary_display(tables.summary, store.variant_keys)
     paired = paired_display(tables.paired, store.variant_keys)
+    family = tables.paired["holm_family"].iloc[0] if not tables.paired.empty else ""
     sections = []
     for dataset in sorted(tables.summary["dataset"].unique()):
         section = Section(f"Results: {dataset}")
         section.tables.append(
             (f"Test accuracy, {spec.describe()}", summary[summary["dataset"] == dataset])
         )
-        if not paired.empty:
+        if not paired.empty and (tables.paired["dataset"] == dataset).any():
             section.tables.append(
                 (
-                    "Paired comparisons on the same test examples (Holm across datasets; "
-                    f"a claim needs Holm p < {ALPHA})",
+                    "Paired comparisons on the same test examples; design: paired seeds when "
+                    "both arms ran the same seeds, else unpaired; Holm family: "
+                    f"{family}; a claim needs Holm p < {ALPHA}",
                     paired[paired["dataset"] == dataset],
                 )
             )
+            rows = tables.paired[tables.paired["dataset"] == dataset]
+            labels = [_comparison_label(r, store.variant_keys) for _, r in rows.iterrows()]
+            title = f"Paired differences: {dataset}"
+            fig = paired_differences_figure(rows, labels, title)
+            png = _save(fig, figures_dir, f"paired-{dataset}", written)
+            section.figures.append((f"{title}; {spec.level:.0%} CIs", png))
         sections.append(section)
     return sections
 
@@ -125,6 +146,13 @@ def calibration_section(
     section.tables.append(
         (
             "Paired ECE differences (10 equal-width bins; negative = a better calibrated); "
+            "Holm family: "
+            + (
+                tables.paired_calibration["holm_family"].iloc[0]
+                if not tables.paired_calibration.empty
+                else "none"
+            )
+            + "; "
             + CONFIDENCE_DEFINITION,
             paired_calibration_display(tables.paired_calibration, store.variant_keys),
         )

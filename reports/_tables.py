@@ -1,7 +1,8 @@
 """Accuracy tables: per-condition summaries over seeds, and paired comparisons with Holm.
 
-Numbers are fractions in [0, 1]; :mod:`reports._export` formats them as percentages. Every row
-records how its interval was resampled (``boot_resamples``, ``boot_seed``, ``level``).
+Numbers are fractions in [0, 1]; :mod:`reports._export` formats them as percentages. Intervals
+are the seed-aware t-intervals of :mod:`reports._stats`; every row records its level and the
+example-bootstrap settings (``boot_resamples``, ``boot_seed``, ``level``).
 """
 
 from __future__ import annotations
@@ -15,15 +16,17 @@ import pandas as pd
 from reports._collect import RunStore
 from reports._stats import (
     BootstrapSpec,
-    bootstrap_interval,
+    Estimate,
+    accuracy_difference,
+    accuracy_interval,
     holm,
-    mean_metric,
-    paired_accuracy_test,
+    seeds_paired,
 )
 
 DEFAULT_PAIRS: tuple[tuple[str, str], ...] = (("dss+mi", "dss"), ("dss", "finetune"))
 ALPHA = 0.05  # family-wise error rate of the Holm-corrected claims
 NO_DIFFERENCE = "no significant difference"
+ACCURACY_FAMILY = "every accuracy comparison of the table (one report or bundle)"
 
 
 def _spec_columns(spec: BootstrapSpec) -> dict[str, float | int]:
@@ -31,13 +34,13 @@ def _spec_columns(spec: BootstrapSpec) -> dict[str, float | int]:
 
 
 def summary_table(store: RunStore, spec: BootstrapSpec) -> pd.DataFrame:
-    """Per condition: mean and std of test accuracy over seeds, bootstrap CI, seeds, n."""
+    """Per condition: mean and std of test accuracy over seeds, seed-aware t CI, seeds, n."""
     rows = []
     for key, runs in store.groups():
         run_ids = list(runs["run_id"])
         correct, ids = store.example_matrix(run_ids, "correct")
         per_seed = correct.mean(axis=1)
-        interval = bootstrap_interval(mean_metric, [correct], spec)
+        interval = accuracy_interval(correct, spec.level)
         first = runs.iloc[0]
         rows.append(
             {
@@ -50,33 +53,52 @@ def summary_table(store: RunStore, spec: BootstrapSpec) -> pd.DataFrame:
                 "n_train": first.get("n_train"),
                 "accuracy": interval.estimate,
                 "std": float(np.std(per_seed, ddof=1)) if len(run_ids) > 1 else float("nan"),
-                "ci_low": interval.low,
-                "ci_high": interval.high,
+                "ci_low": max(0.0, interval.low),  # clipped to the range of an accuracy
+                "ci_high": min(1.0, interval.high),
                 **_spec_columns(spec),
             }
         )
     return pd.DataFrame(rows)
 
 
-def claim(
-    a: str,
-    b: str,
-    diff: float,
-    p_adjusted: float,
-    interval: tuple[float, float],
-    alpha: float = ALPHA,
-) -> str:
-    """``"<a> better"`` / ``"<b> better"`` only when the adjusted p-value is below ``alpha`` AND
-    the bootstrap interval of ``diff`` excludes 0.
-
-    The permutation test flips examples of seed-averaged predictions, so it asks whether these
-    trained models differ; the interval also resamples the seeds, so it asks whether another
-    seed would keep the sign. A method-level claim needs both.
-    """
-    low, high = interval
-    if p_adjusted < alpha and diff != 0 and (low > 0 or high < 0):
+def claim(a: str, b: str, diff: float, p_adjusted: float, alpha: float = ALPHA) -> str:
+    """``"<a> better"`` / ``"<b> better"`` when the family-wise adjusted p-value is below
+    ``alpha``; the interval and the p-value come from the same seed-aware t statistic, so the
+    unadjusted interval then excludes 0 as well."""
+    if p_adjusted < alpha and diff != 0:
         return f"{a} better" if diff > 0 else f"{b} better"
     return NO_DIFFERENCE
+
+
+def format_seed_values(values: tuple[float, ...]) -> str:
+    """Per-seed values as one CSV cell, ``;``-separated (empty for unpaired arms)."""
+    return ";".join(f"{v:.6g}" for v in values)
+
+
+def estimate_columns(result: Estimate) -> dict:
+    """The columns every paired row carries: design, estimate, interval, t test, per seed."""
+    components = result.components
+    return {
+        "design": result.design,
+        "n_pairs": result.seeds,
+        "diff": result.estimate,
+        "ci_low": result.low,
+        "ci_high": result.high,
+        "se": result.se,
+        "df": result.df,
+        "p_value": result.p_value,
+        "seed_diffs": format_seed_values(result.per_seed),
+        "var_example": components.example if components else float("nan"),
+        "var_seed": components.seed if components else float("nan"),
+        "var_residual": components.residual if components else float("nan"),
+    }
+
+
+def with_family_holm(frame: pd.DataFrame, family: str) -> pd.DataFrame:
+    """``p_holm`` over every row of ``frame`` (one family) and the family's description."""
+    frame["p_holm"] = holm(frame["p_value"].to_numpy())
+    frame["holm_family"] = f"{family} (m = {len(frame)})"
+    return frame
 
 
 def matched_groups(
@@ -115,18 +137,26 @@ def paired_table(
     pairs: Sequence[tuple[str, str]] = DEFAULT_PAIRS,
     alpha: float = ALPHA,
 ) -> pd.DataFrame:
-    """``a`` vs ``b`` on the same test examples, Holm-corrected across datasets.
+    """``a`` vs ``b`` on the same test examples; Holm over every row (one family).
 
-    Effect = accuracy(a) - accuracy(b) with a paired bootstrap CI; p-value from a sign-flip
-    permutation test; the Holm family is one pair (and variant) over all datasets.
+    Effect = accuracy(a) - accuracy(b) with the seed-aware t-interval and test of
+    :func:`reports._stats.accuracy_difference`: paired by seed when both arms ran the same
+    seeds (``design`` says which). A comparison whose two arms have the same per-example
+    results as an earlier row's (e.g. a noise type at level 0, which trains the clean runs
+    again) is the same comparison and is left out.
     """
-    rows = []
+    rows, seen = [], set()
     for a, b in pairs:
         for base, runs_a, runs_b in matched_groups(store, a, b):
             correct_a, correct_b = shared_matrices(store, runs_a, runs_b, "correct")
             if correct_a.shape[1] == 0:
                 continue
-            result = paired_accuracy_test(correct_a, correct_b, spec)
+            identity = (correct_a.tobytes(), correct_b.tobytes(), a, b)
+            if identity in seen:
+                continue
+            seen.add(identity)
+            paired = seeds_paired(list(runs_a["seed"]), list(runs_b["seed"]))
+            result = accuracy_difference(correct_a, correct_b, paired=paired, level=spec.level)
             rows.append(
                 {
                     **base,
@@ -139,23 +169,15 @@ def paired_table(
                     "n_test": result.n,
                     "accuracy_a": float(correct_a.mean()),
                     "accuracy_b": float(correct_b.mean()),
-                    "diff": result.estimate,
-                    "ci_low": result.low,
-                    "ci_high": result.high,
-                    "p_value": result.p_value,
-                    "permutations": spec.permutations,
+                    **estimate_columns(result),
                     **_spec_columns(spec),
                 }
             )
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
-    family = ["suite", "profile", "a", "b", *store.variant_keys]
-    frame["p_holm"] = frame.groupby(family, dropna=False)["p_value"].transform(
-        lambda p: holm(p.to_numpy())
-    )
+    frame = with_family_holm(frame, ACCURACY_FAMILY)
     frame["claim"] = [
-        claim(r.a, r.b, r.diff, r.p_holm, (r.ci_low, r.ci_high), alpha)
-        for r in frame.itertuples(index=False)
+        claim(r.a, r.b, r.diff, r.p_holm, alpha) for r in frame.itertuples(index=False)
     ]
     return frame

@@ -4,6 +4,7 @@ Usage::
 
     bench report [--suite S] [--profile P] [--runs-dir runs | --bundle DIR] [--out report.html]
                  [--tables-dir DIR] [--pair A:B ...] [--resamples N] [--bootstrap-seed N]
+                 [--power POINTS [--power-n N]]
 
 Heavy imports (pandas, matplotlib) happen inside the command.
 """
@@ -28,11 +29,15 @@ def parse_pair(text: str) -> tuple[str, str]:
 def _cmd_report(args: argparse.Namespace) -> int:
     if args.bundle is None:
         return _report(args, args.runs_dir)
-    from bench.bundle import PAPERS, unpack_runs
+    from bench.bundle import PAPERS, PROVENANCE, unpack_runs
+    from bench.store import read_json
 
     bundle = Path(args.bundle)
     with tempfile.TemporaryDirectory() as tmp:  # judged against the bundle's own paper files
         runs = unpack_runs(bundle, Path(tmp))
+        if args.power is not None:  # the comparisons the bundle's paired table holds
+            recorded = read_json(bundle / PROVENANCE)["tables"]["pairs"]
+            return _plan_seeds(args, runs, [(a, b) for a, b in recorded])
         return _report(args, runs, source=f"Bundle: {bundle}", papers_dir=bundle / PAPERS)
 
 
@@ -40,9 +45,9 @@ def _report(args: argparse.Namespace, runs_dir: str | Path, **where) -> int:
     from reports._report import build_report
     from reports._stats import BootstrapSpec
 
-    spec = BootstrapSpec(
-        resamples=args.resamples, seed=args.bootstrap_seed, permutations=args.permutations
-    )
+    spec = BootstrapSpec(resamples=args.resamples, seed=args.bootstrap_seed)
+    if args.power is not None:
+        return _plan_seeds(args, runs_dir)
     result = build_report(
         runs_dir,
         suite=args.suite,
@@ -58,6 +63,28 @@ def _report(args: argparse.Namespace, runs_dir: str | Path, **where) -> int:
     print(f"tables: {len(result.tables)} files, figures: {len(result.figures)} files")
     for message in result.missing:
         print(f"missing: {message}")
+    return 0
+
+
+def _plan_seeds(
+    args: argparse.Namespace, runs_dir: str | Path, recorded: list[tuple[str, str]] = ()
+) -> int:
+    """``--power``: the seeds each paired comparison needs for the target half-width."""
+    from reports._collect import collect_runs
+    from reports._power import power_table, power_text
+    from reports._stats import BootstrapSpec
+    from reports._tables import DEFAULT_PAIRS, paired_table
+
+    if not args.power > 0:
+        raise ConfigError(f"--power: expected a half-width in points > 0, got {args.power}")
+    spec = BootstrapSpec(resamples=args.resamples, seed=args.bootstrap_seed)
+    store = collect_runs(runs_dir, suite=args.suite, profile=args.profile)
+    extra = [parse_pair(p) for p in args.pair]
+    pairs = list(dict.fromkeys([*DEFAULT_PAIRS, *recorded, *extra]))
+    paired = paired_table(store, spec, pairs)
+    if paired.empty:
+        raise ConfigError(f"{runs_dir}: no paired comparison to plan from")
+    print(power_text(power_table(paired, args.power / 100, spec.level, args.power_n)))
     return 0
 
 
@@ -88,7 +115,14 @@ def add_report_parser(subparsers: argparse._SubParsersAction) -> None:
     report.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples")
     report.add_argument("--bootstrap-seed", type=int, default=0, help="resampling seed")
     report.add_argument(
-        "--permutations", type=int, default=10000, help="sign flips per paired test"
+        "--power",
+        type=float,
+        metavar="POINTS",
+        help="instead of a report, print how many seeds each comparison needs for a CI "
+        "half-width of POINTS accuracy points (from the observed seed and example variance)",
+    )
+    report.add_argument(
+        "--power-n", type=int, help="with --power: plan for this many test examples"
     )
     report.add_argument(
         "--examples", type=int, default=5, help="example predictions per dataset (default 5)"

@@ -26,10 +26,10 @@ from sweeps._keys import check_vary_key, coerce_values, config_value, default_va
 from sweeps._reporting import (
     CONFIDENCE_DEFINITION,
     BootstrapSpec,
-    bootstrap_interval,
+    accuracy_interval,
     ece,
     interval_column,
-    mean_metric,
+    metric_interval,
     p_value,
     pct,
     save_figure,
@@ -125,8 +125,8 @@ def ablation_table(plan: AblationPlan, runs_dir: str | Path, spec: BootstrapSpec
     arms = _arms(plan, Path(runs_dir))
     for (dataset, strategy, value), arm in arms.items():
         default = arms[(dataset, strategy, plan.defaults[dataset])]
-        accuracy = bootstrap_interval(mean_metric, [arm.correct], spec)
-        calibration = bootstrap_interval(ece, [arm.confidence, arm.correct], spec)
+        accuracy = accuracy_interval(arm.correct, spec.level)
+        calibration = metric_interval(ece, [arm.confidence, arm.confidence_correct], spec)
         row = {
             "dataset": dataset,
             "strategy": strategy,

@@ -21,9 +21,8 @@ from bench.store import run_dir
 from sweeps._figures import optuna_figures
 from sweeps._reporting import (
     BootstrapSpec,
-    bootstrap_interval,
+    accuracy_interval,
     interval_column,
-    mean_metric,
     p_value,
     pct,
 )
@@ -65,8 +64,8 @@ def reevaluation_table(
             if best_dataset != dataset:
                 continue
             tuned = load_arm(best_directories)
-            default_acc = bootstrap_interval(mean_metric, [default.correct], spec)
-            best_acc = bootstrap_interval(mean_metric, [tuned.correct], spec)
+            default_acc = accuracy_interval(default.correct, spec.level)
+            best_acc = accuracy_interval(tuned.correct, spec.level)
             row = {
                 "dataset": dataset,
                 "default_strategy": strategy,

@@ -1,6 +1,6 @@
 """The statistics, calibration and export helpers that sweeps share with ``reports/``.
 
-``reports/`` owns these (bootstrap intervals, paired tests, Holm, ECE, the confidence definition,
+``reports/`` owns these (seed-aware intervals, paired tests, Holm, ECE, the confidence definition,
 number formats, table and figure writers); this module is the one place in ``sweeps/`` that
 imports them, so the two packages print the same numbers for the same runs. The last three
 imports are not exported by ``reports`` yet.
@@ -13,16 +13,19 @@ import pandas as pd
 from reports import (
     CONFIDENCE_DEFINITION,
     BootstrapSpec,
-    bootstrap_interval,
     ece,
     export_table,
     holm,
-    paired_accuracy_test,
     save_figure,
 )
-from reports._collect import _calibration_confidence as calibration_confidence
+from reports._collect import calibration_point
 from reports._format import interval, p_value, pct
-from reports._stats import mean_metric
+from reports._stats import (
+    accuracy_difference,
+    accuracy_interval,
+    metric_interval,
+    seeds_paired,
+)
 
 
 def interval_column(table: pd.DataFrame, low: str, high: str) -> list[str]:
@@ -33,15 +36,16 @@ def interval_column(table: pd.DataFrame, low: str, high: str) -> list[str]:
 __all__ = [
     "CONFIDENCE_DEFINITION",
     "BootstrapSpec",
-    "bootstrap_interval",
-    "calibration_confidence",
+    "accuracy_difference",
+    "accuracy_interval",
+    "calibration_point",
     "ece",
     "export_table",
     "holm",
     "interval_column",
-    "mean_metric",
+    "metric_interval",
     "p_value",
-    "paired_accuracy_test",
     "pct",
     "save_figure",
+    "seeds_paired",
 ]

@@ -18,7 +18,17 @@ import pytest
 import yaml
 
 from bench._rerun import bundle_runs, rerun_bundle
-from bench.bundle import MANIFEST, RERUN_TOLERANCE, export_bundle, gzip_bytes, verify_bundle
+from bench.bundle import (
+    LINKS,
+    MANIFEST,
+    RERUN_TOLERANCE,
+    bundle_links,
+    export_bundle,
+    gzip_bytes,
+    refresh_bundle,
+    run_files,
+    verify_bundle,
+)
 from bench.cli import main
 from bench.errors import BenchError
 from bench.provenance import file_sha256
@@ -78,10 +88,11 @@ def _edit_csv(path: Path, column: str, new) -> str:
 def test_export_writes_a_complete_verifiable_bundle(bundle, runs_dir):
     files = read_json(bundle / MANIFEST)["files"]
     run = _run(bundle).relative_to(bundle)
+    present = run_files(bundle, bundle / run)
     for name in ("config.json", "env.json", "metrics.json", "train_log.jsonl", "tokenizer.json"):
-        assert f"{run}/{name}" in files
-    assert f"{run}/predictions.jsonl.gz" in files and f"{run}/predictions-last.jsonl.gz" in files
-    rows = gzip.decompress((bundle / run / "predictions.jsonl.gz").read_bytes()).splitlines()
+        assert str(present[name].relative_to(bundle)) in files
+    assert {"predictions.jsonl.gz", "predictions-last.jsonl.gz"} <= present.keys()
+    rows = gzip.decompress(present["predictions.jsonl.gz"].read_bytes()).splitlines()
     assert rows and all("input" not in json.loads(row) and "id" in json.loads(row) for row in rows)
     tables = {"summary.csv", "paired.csv", "calibration.csv", "verdicts.csv"}
     papers = {f"papers/{p.name}" for p in Path("reports/papers").glob("*.yaml")}
@@ -89,7 +100,7 @@ def test_export_writes_a_complete_verifiable_bundle(bundle, runs_dir):
     assert "dss,finetune" in (bundle / "paired.csv").read_text()
     provenance = read_json(bundle / "provenance.json")
     assert provenance["tables"]["bootstrap"]["seed"] == 0
-    assert provenance["tables"]["bootstrap"]["permutations"] == 10000
+    assert provenance["tables"]["method"].startswith("95% t-interval over seeds")
     assert sorted(provenance["tables"]["papers"]) == sorted(papers)
     assert run.parent.name in provenance["config_hashes"] and len(provenance["config_hashes"]) == 2
     assert verify_bundle(bundle) == []
@@ -182,7 +193,7 @@ def test_unreadable_metrics_are_named(copy):
 
 def test_cli_exit_codes(bundle, copy, runs_dir, tmp_path, capsys):
     assert main(["verify", str(bundle)]) == 0
-    assert "ok: 28 files, 3 runs verified" in capsys.readouterr().out
+    assert "ok: 27 files, 3 runs verified" in capsys.readouterr().out
     (_run(copy) / "env.json").write_text("{}\n")
     assert main(["verify", str(copy)]) == 1
     out = capsys.readouterr().out
@@ -211,7 +222,7 @@ def test_rerun_matches_and_names_a_changed_confidence(tmp_path, monkeypatch, cap
     assert not (tmp_path / "cache").exists()
 
     tampered = Path(shutil.copytree(bundle, tmp_path / "tampered"))
-    path = _run(tampered) / "predictions.jsonl.gz"
+    path = run_files(tampered, _run(tampered))["predictions.jsonl.gz"]
     rows = [json.loads(line) for line in gzip.decompress(path.read_bytes()).splitlines()]
     rows[0]["confidence"] /= 2
     path.write_bytes(gzip_bytes("".join(json.dumps(r) + "\n" for r in rows).encode()))
@@ -251,3 +262,51 @@ def test_extra_pairs_are_compared_recorded_and_verified(runs_dir, tmp_path):
     )
     assert ["finetune", "dss"] in read_json(bundle / "provenance.json")["tables"]["pairs"]
     assert verify_bundle(bundle) == []
+
+
+def test_duplicate_files_are_stored_once_and_linked(bundle):
+    links = bundle_links(bundle)
+    tokenizers = {t for name, t in links.items() if name.endswith("/tokenizer.json")}
+    assert len(tokenizers) == 1  # three runs, one tokenizer file
+    (shared,) = tokenizers
+    files = read_json(bundle / MANIFEST)["files"]
+    assert shared in files and LINKS in files
+    assert not any((bundle / name).exists() for name in links)
+
+
+def test_a_link_to_an_unlisted_file_is_named(copy):
+    links = bundle_links(copy)
+    name = next(iter(links))
+    write_json(copy / LINKS, {**links, name: "shared/nothing.json"})
+    _rehash(copy)
+    assert (LINKS, name) in _cells(verify_bundle(copy))
+
+
+def test_a_bundle_without_links_still_verifies(copy):
+    """Bundles written before shared files existed keep every file in its run directory."""
+    for name, target in bundle_links(copy).items():
+        shutil.copyfile(copy / target, copy / name)
+    shutil.rmtree(copy / "shared")
+    manifest = read_json(copy / MANIFEST)
+    manifest["files"] = {
+        str(p.relative_to(copy)): file_sha256(p)
+        for p in sorted(copy.rglob("*"))
+        if p.is_file() and p.name != MANIFEST
+    }
+    write_json(copy / MANIFEST, manifest)
+    assert verify_bundle(copy) == []
+
+
+def test_refresh_recomputes_stale_tables_and_keeps_the_runs(copy):
+    _edit_csv(copy / "paired.csv", "ci_low", lambda old: str(float(old) - 0.1))
+    _rehash(copy)
+    assert any(file == "paired.csv" for file, _ in _cells(verify_bundle(copy)))
+    before = read_json(copy / MANIFEST)["files"]
+    refresh_bundle(copy)
+    assert verify_bundle(copy) == []
+    after = read_json(copy / MANIFEST)["files"]
+    kept = {k: v for k, v in before.items() if k.startswith(("runs/", "shared/", "papers/"))}
+    assert kept == {k: v for k, v in after.items() if k.startswith(("runs/", "shared/", "papers/"))}
+    assert after["paired.csv"] != before["paired.csv"]
+    with pytest.raises(BenchError, match="not a results bundle"):
+        refresh_bundle(copy / "runs")

@@ -11,7 +11,7 @@ import pytest
 
 from reports._calibration import MASS, bin_ids, brier, ece, mce, reliability_table
 from reports._calibration_table import calibration_table, paired_calibration_table
-from reports._collect import RunStore
+from reports._collect import RunStore, calibration_point, greedy_confidence
 from reports._ece_code import released_compute_ece, released_equal_mass_ece, released_pipeline
 from reports._stats import BootstrapSpec
 
@@ -128,6 +128,8 @@ def _store(tmp_path, n: int) -> RunStore:
                     "id": [f"q{i:04d}" for i in range(n)],
                     "correct": [i % 2 == 0 for i in range(n)],
                     "confidence": confidence,
+                    "confidence_correct": [i % 2 == 0 for i in range(n)],
+                    "greedy_confidence": [confidence if i % 4 else 0.0 for i in range(n)],
                     "confidence_kind": "candidate",
                     "gold": "a",
                     "generated": "a",
@@ -143,10 +145,34 @@ def test_calibration_and_paired_calibration_tables(tmp_path):
     assert table.loc["dss+mi", "ece_w10"] == pytest.approx(0.0)
     assert table.loc["dss", "ece_w10"] == pytest.approx(0.49)
     assert table.loc["dss", "brier"] == pytest.approx((0.99**2 + 0.01**2) / 2)
+    # greedy outputs that are no candidate (every 4th, all of them right) get confidence 0
+    assert table.loc["dss", "ece_w10_greedy"] == pytest.approx(
+        0.25 * 1.0 + 0.75 * abs(0.99 - 1 / 3)
+    )
     assert table.loc["dss", "warning"] == ""
     assert math.isnan(table.loc["dss", "ece_code"])  # no tokenizer.json in these fake runs
     paired = paired_calibration_table(_store(tmp_path, 400), spec, [("dss+mi", "dss")])
     assert paired["diff"].iloc[0] == pytest.approx(-0.49)
     assert paired["claim"].iloc[0] == "dss+mi better calibrated"
+    assert paired["design"].iloc[0] == "one seed"
+    assert paired["holm_family"].iloc[0].endswith("(m = 1)")
     small = calibration_table(_store(tmp_path, 200), spec)
     assert (small["warning"] == "n = 200 < 300: ECE is noisy").all()
+
+
+def test_primary_confidence_is_the_top_ranked_candidate_for_every_strategy():
+    """A greedy output that is no candidate keeps the top candidate's probability and
+    correctness as its primary calibration point; the secondary (greedy) confidence is 0."""
+    row = {
+        "prediction": "maybe",
+        "correct": False,
+        "confidence": 0.01,
+        "candidate_probs": {"yes": 0.6, "no": 0.2},  # renormalised: 0.75 / 0.25
+        "candidate_prediction": "yes",
+        "candidate_correct": True,
+    }
+    assert calibration_point(row) == (pytest.approx(0.75), True, "candidate")
+    assert greedy_confidence(row) == 0.0
+    open_task = {"prediction": "42", "correct": True, "confidence": 0.3, "candidate_probs": None}
+    assert calibration_point(open_task) == (0.3, True, "sequence")
+    assert greedy_confidence(open_task) == 0.3

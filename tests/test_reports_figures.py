@@ -66,3 +66,24 @@ def test_reliability_and_training_figures_save_png_and_svg(tmp_path):
     assert paths[0].read_bytes().startswith(b"\x89PNG")
     assert "<svg" in paths[1].read_text()
     assert png_data_uri(curves).startswith("data:image/png;base64,")
+
+
+def test_paired_differences_figure_shows_each_seed_and_the_interval():
+    from reports._figures import paired_differences_figure
+
+    rows = pd.DataFrame(
+        {
+            "seed_diffs": ["0.012;0.012;0.01", ""],  # paired, then unpaired (no seed dots)
+            "diff": [0.0113, -0.02],
+            "ci_low": [0.001, -0.05],
+            "ci_high": [0.022, 0.01],
+        }
+    )
+    fig = paired_differences_figure(rows, ["dss+mi − dss", "dss − finetune"], "Paired")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["dss+mi − dss", "dss − finetune"]
+    from matplotlib.collections import PathCollection
+
+    dots = [c for c in ax.collections if isinstance(c, PathCollection) and len(c.get_offsets())]
+    assert sum(len(c.get_offsets()) for c in dots) == 3  # one dot per seed of the paired row
+    assert sorted(round(x, 1) for x, _ in dots[0].get_offsets()) == [1.0, 1.2, 1.2]

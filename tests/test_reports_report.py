@@ -29,7 +29,7 @@ from tests.helpers import tiny_config
 
 pytestmark = pytest.mark.slow
 
-SPEC = BootstrapSpec(resamples=200, seed=0, permutations=500)
+SPEC = BootstrapSpec(resamples=200, seed=0)
 STRATEGIES = ("dss", "dss+mi")
 SEEDS = (0, 1)
 SCRIPT = "<script>alert('x')</script>"
@@ -191,7 +191,7 @@ def test_cli_report_command(runs_dir, tmp_path, capsys):
     args = parser.parse_args(
         [
             *("report", "--runs-dir", str(runs_dir), "--out", str(out), "--suite", "t"),
-            *("--resamples", "100", "--permutations", "200", "--pair", "dss:dss+mi"),
+            *("--resamples", "100", "--pair", "dss:dss+mi"),
         ]
     )
     assert args.func(args) == 0

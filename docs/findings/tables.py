@@ -7,8 +7,9 @@
 findings.md embeds each block between ``<!-- begin BLOCK BUNDLE -->`` and ``<!-- end -->``;
 ``--check`` regenerates every embedded block from its bundle and compares (tests/test_findings.py
 runs it in CI), so every number in those tables is traceable to a committed bundle. Blocks:
-``summary``, ``paired`` (the bundle's own tables), ``ranking`` (exact match against
-candidate ranking, from the runs' metrics) and
+``summary``, ``paired`` (the bundle's own tables), ``power:POINTS`` (seeds each comparison
+needs for a CI half-width of POINTS, from the paired table's variance components), ``ranking``
+(exact match against candidate ranking, from the runs' metrics) and
 ``ablation:KEY:STRATEGIES:VALUES[:K=V;K=V]`` (``bench ablate``'s table, recomputed from the
 bundle's runs: each value against the suite's default, paired, Holm-adjusted).
 """
@@ -57,14 +58,15 @@ def _spread(std: float) -> str:
 
 
 def summary_block(bundle: Path) -> str:
-    """Per condition: accuracy mean ± std over seeds, 95% CI, ECE (10 bins) with its CI."""
+    """Per condition: accuracy mean ± std over seeds, 95% CI, ECE (10 bins; the top-ranked
+    candidate's confidence) with its CI, and the greedy-output ECE."""
     summary = pd.read_csv(bundle / "summary.csv")
     calibration = pd.read_csv(bundle / "calibration.csv").set_index("config_hash")
     names = variants(bundle)
     lines = [
         "| dataset | strategy | variant | seeds | n test | accuracy % (± std) | 95% CI "
-        "| ECE % | ECE 95% CI |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| ECE % | ECE 95% CI | ECE greedy % |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in summary.sort_values(["dataset", "strategy", "config_hash"]).itertuples():
         cal = calibration.loc[row.config_hash]
@@ -72,26 +74,55 @@ def summary_block(bundle: Path) -> str:
             f"| {row.dataset} | {row.strategy} | {names[row.config_hash]} | {row.n_seeds} | "
             f"{row.n_test} | {_pct(row.accuracy)}{_spread(row.std)} | "
             f"[{_pct(row.ci_low)}, {_pct(row.ci_high)}] | {_pct(cal.ece_w10)} | "
-            f"[{_pct(cal.ece_w10_low)}, {_pct(cal.ece_w10_high)}] |"
+            f"[{_pct(cal.ece_w10_low)}, {_pct(cal.ece_w10_high)}] | {_pct(cal.ece_w10_greedy)} |"
         )
     return "\n".join(lines) + "\n"
 
 
+def _seed_diffs(cell: object) -> str:
+    if pd.isna(cell) or cell == "":
+        return "-"
+    return ", ".join(f"{100 * float(v):+.1f}" for v in str(cell).split(";"))
+
+
 def paired_block(bundle: Path) -> str:
-    """Every paired comparison: difference, CI, permutation p, Holm p, the claim."""
+    """Every paired comparison: design, difference, CI, per-seed differences, t-test p, Holm p
+    over the table's family, the claim."""
     paired = pd.read_csv(bundle / "paired.csv")
     names = variants(bundle)
+    family = paired["holm_family"].iloc[0] if not paired.empty else "none"
     lines = [
-        "| dataset | a | b | variant (a) | a % | b % | a − b (points) | 95% CI | p | Holm p "
-        "| claim |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| dataset | a | b | variant (a) | design | seeds | a % | b % | a − b (points) | 95% CI "
+        "| per seed | p | Holm p | claim |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in paired.itertuples():
         lines.append(
-            f"| {row.dataset} | {row.a} | {row.b} | {names[row.config_hash_a]} | "
-            f"{_pct(row.accuracy_a)} | {_pct(row.accuracy_b)} | {_pct(row.diff)} | "
-            f"[{_pct(row.ci_low)}, {_pct(row.ci_high)}] | {row.p_value:.3g} | "
-            f"{row.p_holm:.3g} | {row.claim} |"
+            f"| {row.dataset} | {row.a} | {row.b} | {names[row.config_hash_a]} | {row.design} | "
+            f"{row.n_pairs} | {_pct(row.accuracy_a)} | {_pct(row.accuracy_b)} | "
+            f"{_pct(row.diff)} | [{_pct(row.ci_low)}, {_pct(row.ci_high)}] | "
+            f"{_seed_diffs(row.seed_diffs)} | {row.p_value:.3g} | {row.p_holm:.3g} | "
+            f"{row.claim} |"
+        )
+    lines.append(f"\nHolm family: {family}.")
+    return "\n".join(lines) + "\n"
+
+
+def power_block(bundle: Path, points: str) -> str:
+    """Per comparison: the CI half-width now and the seeds needed for ``points``."""
+    from reports._power import power_table
+
+    paired = pd.read_csv(bundle / "paired.csv")
+    table = power_table(paired, float(points) / 100)
+    lines = [
+        f"| dataset | a | b | design | seeds | n test | ± now (points) | seeds for ±{points} |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in table.itertuples():
+        needed = "more than 200" if pd.isna(row.seeds_needed) else str(int(row.seeds_needed))
+        lines.append(
+            f"| {row.dataset} | {row.a} | {row.b} | {row.design} | {row.seeds} | {row.n_test} "
+            f"| {_pct(row.half_width)} | {needed} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -151,6 +182,7 @@ def ablation_block(bundle: Path, key: str, strategies: str, values: str, sets: s
 BLOCKS: dict[str, Callable[..., str]] = {
     "summary": summary_block,
     "paired": paired_block,
+    "power": power_block,
     "ranking": ranking_block,
     "ablation": ablation_block,
 }
