@@ -7,9 +7,13 @@ the datasets' own and stay out of committed files); the tables ``summary.csv``, 
 (paired tests of :data:`reports.DEFAULT_PAIRS`), ``calibration.csv`` (ECE variants, MCE, Brier
 with CIs) and ``verdicts.csv`` (paper numbers against ours), all computed from the bundle's own
 runs; the paper reference files they were judged against (``papers/<name>.yaml``);
-``provenance.json`` (versions, commits, config hashes, data checksums, the tables' bootstrap and
-permutation settings and pairs) and ``MANIFEST.json`` (the sha256 of every other file; written
-last).
+``provenance.json`` (versions, commits, config hashes, data checksums, the tables' statistics,
+settings and pairs) and ``MANIFEST.json`` (the sha256 of every other file; written last). A run
+file with identical copies elsewhere in the bundle (the tokenizer every run shares, the last
+checkpoint's predictions when it was also the best) is stored once under ``shared/`` and
+``shared/links.json`` says where each copy belongs; bundles written before that keep every file
+in place and read the same. ``bench refresh`` recomputes an existing bundle's tables with the
+current statistics.
 
 Verification checks the manifest, recomputes each run's test metrics from its predictions and
 its config hash from its recorded config, and recomputes every cell of the four tables with the
