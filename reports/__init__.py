@@ -25,6 +25,7 @@ _EXPORTS = {
         "training_curves_figure",
     ],
     "reports._html": ["Section"],
+    "reports._load": ["Runs", "load_runs"],
     "reports._paper": ["Paper", "claims_table", "load_papers", "verdict_table"],
     "reports._report": ["ReportResult", "build_report"],
     "reports._stats": [
