@@ -23,6 +23,11 @@ VALID_ACCURACY = "valid accuracy"
 MAX_COLUMNS = 4  # panels per row of the training-curve figure
 MIN_FIGURE_WIDTH = 6.0  # inches: room for the printed confidence definition
 PNG_DPI = 110
+RELIABILITY_COLUMNS = 5  # reliability panels per row at most
+PAGE_WIDTH_PX = 1400  # the browser width the figures are sized for
+PAGE_MARGINS_PX = 104  # the report's main and section padding at that width (2 x 3.2rem + borders)
+PANEL_PX_KEY = "cotbench-min-panel-px"  # PNG text: smallest panel height at PAGE_WIDTH_PX
+STRIP = "strip"  # label of an axes that belongs to the panel above it (a count histogram)
 
 
 def _caption(fig: Figure, text: str) -> None:
@@ -31,66 +36,95 @@ def _caption(fig: Figure, text: str) -> None:
     fig.supxlabel(wrapped, fontsize=7, color="0.3")
 
 
+def _reliability_rows(labels: list[str]) -> list[list[str]]:
+    """Panel labels in rows: one group of rows per strategy (a label's first word), at most
+    :data:`RELIABILITY_COLUMNS` panels a row."""
+    groups: dict[str, list[str]] = {}
+    for label in labels:
+        groups.setdefault(label.split(" ")[0], []).append(label)
+    return [
+        members[i : i + RELIABILITY_COLUMNS]
+        for members in groups.values()
+        for i in range(0, len(members), RELIABILITY_COLUMNS)
+    ]
+
+
 def reliability_figure(panels: Mapping[str, pd.DataFrame], title: str, definition: str) -> Figure:
-    """One panel per label (e.g. strategy) from :func:`reports._calibration.reliability_table`
-    frames: bars = bin accuracy, shaded gap to the bin's mean confidence, the diagonal, and a bin
-    count histogram underneath; ``definition`` (the confidence used) is printed on the figure."""
-    n = max(len(panels), 1)
-    fig = Figure(figsize=(max(3.2 * n, MIN_FIGURE_WIDTH), 4.6), layout="constrained")
-    grid = fig.add_gridspec(2, n, height_ratios=[3, 1])
-    for i, (label, bins) in enumerate(panels.items()):
-        top, bottom = fig.add_subplot(grid[0, i]), fig.add_subplot(grid[1, i])
-        width = float(bins["high"].iloc[0] - bins["low"].iloc[0])
-        filled = bins[bins["count"] > 0]
-        top.bar(
-            filled["low"],
-            filled["accuracy"],
-            width=width,
-            align="edge",
-            color="tab:blue",
-            edgecolor="black",
-            linewidth=0.6,
-        )
-        for row in filled.itertuples(index=False):
-            low_y, high_y = sorted((row.accuracy, row.confidence))
-            top.add_patch(
-                Rectangle(
-                    (row.low, low_y),
-                    width,
-                    high_y - low_y,
-                    facecolor="tab:red",
-                    alpha=0.3,
-                    hatch="//",
-                    edgecolor="tab:red",
-                    linewidth=0,
-                )
-            )
-        top.plot([0, 1], [0, 1], "--", color="0.3", linewidth=1)
-        top.set(xlim=(0, 1), ylim=(0, 1), title=label, xticklabels=[])
-        if i == 0:
-            top.set_ylabel("accuracy in bin")
-            handles = [
-                Line2D([0], [0], linestyle="--", color="0.3"),
-                Rectangle((0, 0), 1, 1, facecolor="tab:blue", edgecolor="black"),
-                Rectangle((0, 0), 1, 1, facecolor="tab:red", alpha=0.3, hatch="//"),
-            ]
-            labels = ["perfect calibration", "accuracy", "gap to confidence"]
-            top.legend(handles, labels, loc="upper left", fontsize=7)
-        bottom.bar(
-            bins["low"],
-            bins["count"],
-            width=width,
-            align="edge",
-            color="0.6",
-            edgecolor="black",
-            linewidth=0.4,
-        )
-        bottom.set(xlim=(0, 1), xlabel="confidence")
-        if i == 0:
-            bottom.set_ylabel("examples")
+    """Small multiples, one panel per label (e.g. condition) from
+    :func:`reports._calibration.reliability_table` frames, one row (or more) per strategy and
+    at most :data:`RELIABILITY_COLUMNS` a row, shared axes: bars = bin accuracy, shaded gap to
+    the bin's mean confidence, the diagonal, and a bin count histogram underneath;
+    ``definition`` (the confidence used) is printed on the figure."""
+    rows = _reliability_rows(list(panels)) or [[]]
+    n_cols = max(1, max(len(row) for row in rows))
+    fig = Figure(
+        figsize=(max(3.2 * n_cols, MIN_FIGURE_WIDTH), 3.9 * len(rows) + 0.9), layout="constrained"
+    )
+    grid = fig.add_gridspec(2 * len(rows), n_cols, height_ratios=[3, 1] * len(rows))
+    first_top = first_bottom = None
+    for r, row_labels in enumerate(rows):
+        for c, label in enumerate(row_labels):
+            bins = panels[label]
+            top = fig.add_subplot(grid[2 * r, c], sharex=first_top, sharey=first_top)
+            bottom = fig.add_subplot(grid[2 * r + 1, c], sharex=first_top)
+            first_top, first_bottom = first_top or top, first_bottom or bottom
+            _reliability_panel(top, bottom, bins, label, first=(r, c) == (0, 0))
+            if c == 0:
+                top.set_ylabel("accuracy in bin")
+                bottom.set_ylabel("examples")
     fig.suptitle(title)
     _caption(fig, definition)
     return fig
+
+
+def _reliability_panel(top, bottom, bins: pd.DataFrame, label: str, first: bool) -> None:
+    width = float(bins["high"].iloc[0] - bins["low"].iloc[0])
+    filled = bins[bins["count"] > 0]
+    top.bar(
+        filled["low"],
+        filled["accuracy"],
+        width=width,
+        align="edge",
+        color="tab:blue",
+        edgecolor="black",
+        linewidth=0.6,
+    )
+    for row in filled.itertuples(index=False):
+        low_y, high_y = sorted((row.accuracy, row.confidence))
+        top.add_patch(
+            Rectangle(
+                (row.low, low_y),
+                width,
+                high_y - low_y,
+                facecolor="tab:red",
+                alpha=0.3,
+                hatch="//",
+                edgecolor="tab:red",
+                linewidth=0,
+            )
+        )
+    top.plot([0, 1], [0, 1], "--", color="0.3", linewidth=1)
+    top.set(xlim=(0, 1), ylim=(0, 1))
+    top.set_title("\n".join(textwrap.wrap(label, 34)), fontsize=8)
+    top.tick_params(labelbottom=False)
+    if first:
+        handles = [
+            Line2D([0], [0], linestyle="--", color="0.3"),
+            Rectangle((0, 0), 1, 1, facecolor="tab:blue", edgecolor="black"),
+            Rectangle((0, 0), 1, 1, facecolor="tab:red", alpha=0.3, hatch="//"),
+        ]
+        labels = ["perfect calibration", "accuracy", "gap to confidence"]
+        top.legend(handles, labels, loc="upper left", fontsize=7)
+    bottom.bar(
+        bins["low"],
+        bins["count"],
+        width=width,
+        align="edge",
+        color="0.6",
+        edgecolor="black",
+        linewidth=0.4,
+    )
+    bottom.set(xlim=(0, 1), xlabel="confidence", label=STRIP)
 
 
 def _mean_band(frame: pd.DataFrame, column: str) -> pd.DataFrame:
@@ -166,7 +200,7 @@ def ablation_curve(
             xs, scale * rows[low], scale * rows[high], color=f"C{i}", alpha=0.2, linewidth=0
         )
     ax.set(xlabel=x, ylabel=f"{y} (%)" if scale == 100.0 else y)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     return ax.figure
 
 
@@ -185,7 +219,7 @@ def noise_curve(frame: pd.DataFrame, y: str = "accuracy") -> Figure:
 def paired_differences_figure(rows: pd.DataFrame, labels: list[str], title: str) -> Figure:
     """One line per comparison of :func:`reports.paired_table` rows: each seed's difference as
     a dot (paired designs), the mean as a diamond with its interval as a bar, 0 dashed."""
-    fig = Figure(figsize=(7.0, 0.9 + 0.45 * max(len(rows), 1)), layout="constrained")
+    fig = Figure(figsize=(7.0, max(2.8, 0.9 + 0.45 * len(rows))), layout="constrained")
     ax = fig.add_subplot()
     for y, row in enumerate(rows.itertuples(index=False)):
         cell = row.seed_diffs  # ";"-separated fractions; empty (or NaN from a CSV) if unpaired
@@ -209,10 +243,26 @@ def paired_differences_figure(rows: pd.DataFrame, labels: list[str], title: str)
     return fig
 
 
+def smallest_panel_px(fig: Figure, page_width_px: int = PAGE_WIDTH_PX) -> float:
+    """Height in screen pixels of the figure's smallest visible panel when the report is shown
+    at ``page_width_px`` (the PNG is scaled down to the content width when wider); a
+    :data:`STRIP` under a panel (a count histogram) counts with it."""
+    fig.draw_without_rendering()  # the constrained layout places the axes
+    width_px = fig.get_figwidth() * PNG_DPI
+    scale = min(1.0, (page_width_px - PAGE_MARGINS_PX) / width_px)
+    heights = [
+        ax.get_position().height * fig.get_figheight() * PNG_DPI * scale
+        for ax in fig.axes
+        if ax.get_visible() and ax.get_label() != STRIP
+    ]
+    return min(heights, default=0.0)
+
+
 def png_bytes(fig: Figure) -> bytes:
-    """The figure as PNG."""
+    """The figure as PNG; its text records :func:`smallest_panel_px` under :data:`PANEL_PX_KEY`."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=PNG_DPI, metadata={"Software": None})
+    metadata = {"Software": None, PANEL_PX_KEY: f"{smallest_panel_px(fig):.1f}"}
+    fig.savefig(buffer, format="png", dpi=PNG_DPI, metadata=metadata)
     return buffer.getvalue()
 
 

@@ -56,8 +56,13 @@ def as_text(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.map(lambda v: "" if _missing(v) else str(v))
 
 
+def setting(value: object) -> str:
+    """A config value as text; floats to 4 significant digits (0.30000000000000004 -> 0.3)."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
 def _variants(frame: pd.DataFrame, variant_keys: list[str]) -> dict[str, pd.Series]:
-    return {k: frame[k].map(str) for k in variant_keys if k in frame}
+    return {k: frame[k].map(setting) for k in variant_keys if k in frame}
 
 
 def seed_values(cell: object) -> str:

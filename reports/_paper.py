@@ -289,6 +289,7 @@ def claims_table(
                             "ci_high": row["ci_high"],
                             "level": row.get("level"),
                             "p_holm": row["p_holm"],
+                            "seed_diffs": row.get("seed_diffs", ""),
                             "verdict": verdict,
                             "reason": reason,
                         }

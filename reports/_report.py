@@ -35,6 +35,7 @@ from reports._section_files import load_sections
 from reports._sections import (
     ReportTables,
     ablation_section,
+    answers_section,
     calibration_section,
     dataset_sections,
     provenance_section,
@@ -139,7 +140,7 @@ def _export_all(
             "paired",
             tables.paired,
             paired_display(tables.paired, keys),
-            "Paired comparisons, Holm across datasets",
+            "Paired comparisons; Holm over every comparison of the table",
         ),
         ("verdicts", tables.verdicts, verdict_display(tables.verdicts), "Paper numbers vs ours"),
         (
@@ -199,6 +200,7 @@ def build_report(
     tables = _compute(store, spec, pair_list, suite, profile, papers_dir)
     figures: list[Path] = []
     sections = [
+        answers_section(tables, spec, figures_dir, figures),
         verdict_section(tables, spec),
         *dataset_sections(store, tables, spec, figures_dir, figures),
         calibration_section(store, tables, figures_dir, figures),

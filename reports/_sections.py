@@ -35,6 +35,7 @@ from reports._format import (
     verdict_display,
 )
 from reports._html import Section
+from reports._paper import MISSING
 from reports._provenance import provenance_tables
 from reports._stats import BootstrapSpec
 from reports._tables import ALPHA
@@ -67,21 +68,71 @@ def _save(fig: Figure, directory: Path, name: str, written: list[Path]) -> Path:
     return paths[0]
 
 
+def _missing_note(frame: pd.DataFrame, what: str) -> str:
+    """One line naming everything of ``frame`` (verdict rows) that has no runs, per item."""
+    absent = frame[frame["verdict"] == MISSING]
+    if absent.empty:
+        return ""
+    items = absent.groupby(what, sort=True)["dataset"].agg(lambda d: ", ".join(sorted(set(d))))
+    return "No runs to compare with: " + "; ".join(f"{k} on {v}" for k, v in items.items()) + "."
+
+
+def answers_section(
+    tables: ReportTables, spec: BootstrapSpec, figures_dir: Path, written: list[Path]
+) -> Section:
+    """The papers' claims first: per claim, our verdict on every dataset with runs, with the
+    paired difference, its CI and Holm p; one forest plot of every claim comparison; datasets
+    without runs in one line at the end."""
+    section = Section(
+        "Answers: the papers' claims",
+        f"Per claim, our paired comparison on each dataset with runs ({spec.level:.0%} CI, "
+        f"Holm p over the report's comparisons; a claim holds when Holm p < {ALPHA} in the "
+        "claimed direction). reproduced / not reproduced: same setting; not comparable: another "
+        "model, profile or data size (reason shown).",
+    )
+    claims = tables.claims
+    if claims.empty:
+        section.notes.append("No paper claims loaded.")
+        return section
+    present = claims[claims["verdict"] != MISSING]
+    display = claims_display(present)
+    for (paper, text), rows in present.groupby(["paper", "claim"], sort=False):
+        source = rows["source"].iloc[0]
+        section.tables.append((f"{text} ({paper}; {source})", display.loc[rows.index]))
+    if not present.empty:
+        labels = [
+            f"{r.dataset}: {r.a} − {r.b} ({r.metric})" for r in present.itertuples(index=False)
+        ]
+        fig = paired_differences_figure(
+            present.assign(seed_diffs=present.get("seed_diffs", "")), labels, "Claims"
+        )
+        png = _save(fig, figures_dir, "claims", written)
+        section.figures.append(
+            (f"Every claim comparison: a − b in points (accuracy or ECE), {spec.level:.0%} CI", png)
+        )
+    note = _missing_note(claims, "claim")
+    if note:
+        section.notes.append(note)
+    return section
+
+
 def verdict_section(tables: ReportTables, spec: BootstrapSpec) -> Section:
-    """Paper numbers and claims beside ours, with verdicts."""
-    return Section(
-        "Verdicts against the papers",
+    """Paper numbers beside ours, with verdicts (numbers without runs in one line)."""
+    verdicts = tables.verdicts
+    section = Section(
+        "Paper numbers against ours",
         "Our accuracy beside each paper number. reproduced: same setting and the paper value "
         f"inside our {spec.level:.0%} CI; not comparable: another model, profile or data size "
         "(reason shown). † = reconstructed from stated gains, not read from a paper table.",
-        tables=[
-            ("Paper numbers vs ours (accuracy %)", verdict_display(tables.verdicts)),
-            (
-                "Directional claims vs our Holm-corrected paired tests",
-                claims_display(tables.claims),
-            ),
-        ],
     )
+    if verdicts.empty:
+        return section
+    shown = verdicts[verdicts["verdict"] != MISSING]
+    section.tables.append(("Paper numbers vs ours (accuracy %)", verdict_display(shown)))
+    note = _missing_note(verdicts.assign(item=verdicts["strategy"]), "item")
+    if note:
+        section.notes.append(note)
+    return section
 
 
 def _comparison_label(row: pd.Series, variant_keys: list[str]) -> str:

@@ -93,6 +93,7 @@ def test_keys_added_later_keep_earlier_hashes_at_their_old_behaviour():
             "closed_eval",
             "fused_activation",
             "eval_length_grouping",
+            "full_test",
         }
     }
     digest = hashlib.sha256(json.dumps(legacy, sort_keys=True).encode()).hexdigest()[:12]
@@ -101,6 +102,7 @@ def test_keys_added_later_keep_earlier_hashes_at_their_old_behaviour():
     assert apply_overrides(base, {"closed_eval": "score"}).config_hash() != digest
     assert apply_overrides(base, {"fused_activation": True}).config_hash() != digest
     assert apply_overrides(base, {"eval_length_grouping": True}).config_hash() != digest
+    assert apply_overrides(base, {"full_test": True}).config_hash() != digest
     two_level = {"length_grouping_by": "input-then-target"}
     assert apply_overrides(base, two_level).config_hash() != digest
     with pytest.raises(ConfigError, match="closed_eval: expected one of generate, score"):

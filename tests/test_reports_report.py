@@ -10,9 +10,11 @@ import os
 import re
 import shutil
 import subprocess
+from html import unescape
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from bench.cli import main
 from bench.runner import run_one
@@ -24,6 +26,7 @@ from reports import (
     paired_table,
     summary_table,
 )
+from reports._figures import PANEL_PX_KEY
 from reports.cli import add_report_parser, parse_pair
 from tests.helpers import tiny_config
 
@@ -99,7 +102,13 @@ def test_build_report_writes_html_tables_and_figures(report):
     images = re.findall(r'<img src="([^"]*)"', html)
     assert images and all(src.startswith("data:image/png;base64,") for src in images)
     assert not re.search(r'(src|href)="(https?:|file:|//)', html)  # nothing outside the file
-    for text in ("Verdicts against the papers", "Calibration", "ece_code", "Provenance"):
+    for text in (
+        "Answers: the papers&#39; claims",
+        "Paper numbers against ours",
+        "Calibration",
+        "ece_code",
+        "Provenance",
+    ):
         assert text in html
     assert "not comparable" in html  # tiny runs are never the papers' setting
 
@@ -124,7 +133,8 @@ def test_empty_store_says_what_is_missing(tmp_path):
     html = out.read_text()
     assert result.n_runs == 0
     assert "No finished runs under" in html
-    assert "no finished run of dss on cqa" in html
+    # paper numbers without runs collapse into one line per section
+    assert "No runs to compare with: " in html and "dss on anli1, cqa, esnli, svamp" in html
     assert (tmp_path / "report-tables" / "summary.csv").is_file()
 
 
@@ -218,8 +228,12 @@ PROBE = (
     "const images = [...document.images];"
     'document.body.setAttribute("data-images", images.length);'
     'document.body.setAttribute("data-broken",'
-    " images.filter(i => !(i.complete && i.naturalWidth > 0)).length);});</script>"
+    " images.filter(i => !(i.complete && i.naturalWidth > 0)).length);"
+    'const answers = document.getElementById("s1");'
+    'document.body.setAttribute("data-answers-top",'
+    " Math.round(answers.getBoundingClientRect().top));});</script>"
 )
+FIRST_SCREEN_PX = 900  # a 1400 x 900 window
 
 
 def assert_renders_in_chromium(html: Path, tmp_path: Path) -> None:
@@ -237,6 +251,7 @@ def assert_renders_in_chromium(html: Path, tmp_path: Path) -> None:
             chromium,
             *CHROMIUM_FLAGS,
             f"--user-data-dir={tmp_path / 'profile'}",
+            "--window-size=1400,900",
             "--dump-dom",
             probe.as_uri(),
         ],
@@ -249,6 +264,8 @@ def assert_renders_in_chromium(html: Path, tmp_path: Path) -> None:
     assert 'data-broken="0"' in body
     assert int(re.search(r'data-images="(\d+)"', body)[1]) >= 2
     assert "CONSOLE" not in result.stderr
+    # the answers (the papers' claims) start on the first screen
+    assert int(re.search(r'data-answers-top="(-?\d+)"', body)[1]) < FIRST_SCREEN_PX
 
 
 def test_report_renders_in_headless_chromium(report, tmp_path):
@@ -264,5 +281,14 @@ def test_findings_bundle_report_renders(name, tmp_path):
     bundle = Path(__file__).parents[1] / "results" / name
     html = tmp_path / f"{name}.html"
     assert main(["report", "--bundle", str(bundle), "--out", str(html)]) == 0
-    assert f"Bundle: {bundle}" in html.read_text()
+    text = html.read_text()
+    assert f"Bundle: {bundle}" in text
+    # it leads with the answers, and at a 1400 px page every figure's smallest panel is at
+    # least 150 px high (recorded in each PNG by the figure writer)
+    sections = re.findall(r'<section id="(\w+)">\s*<h2>([^<]+)</h2>', text)
+    assert (sections[0][0], unescape(sections[0][1])) == ("s1", "Answers: the papers' claims")
+    pngs = sorted((tmp_path / f"{name}-tables" / "figures").glob("*.png"))
+    assert len(pngs) >= 4
+    heights = {p.name: float(Image.open(p).text[PANEL_PX_KEY]) for p in pngs}
+    assert min(heights.values()) >= 150, heights
     assert_renders_in_chromium(html, tmp_path)

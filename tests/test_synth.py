@@ -190,3 +190,13 @@ def test_bad_label_type() -> None:
 
 def test_docstring_examples() -> None:
     assert doctest.testmod(_synth).failed == 0
+
+
+def test_full_test_scores_the_whole_test_split_and_caps_validation():
+    from bench.data import load_dataset as load
+
+    capped = load("synth", LoadOptions(Path("unused"), synth=SMALL), max_eval=5)
+    full = load("synth", LoadOptions(Path("unused"), synth=SMALL), max_eval=5, full_test=True)
+    assert len(capped.test) == len(capped.valid) == len(full.valid) == 5
+    assert len(full.test) == SMALL.n_test > 5
+    assert full.test[:5] == capped.test
