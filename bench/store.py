@@ -100,7 +100,7 @@ def read_jsonl(path: Path) -> list[dict]:
     return rows
 
 
-class DamagedRun(BenchError):
+class DamagedRun(FileFormatError):
     """A run directory whose files are missing or unreadable: reported, never used."""
 
     def __init__(self, directory: Path, problem: str) -> None:
