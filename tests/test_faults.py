@@ -504,3 +504,13 @@ def test_a_run_uses_its_own_thread_count_whatever_the_process_has(tmp_path):
     run_one(config, suite=SUITE, runs_dir=tmp_path / "c", threads=1, echo=messages.append)
     assert file_sha256(directory / "env.json") == sha
     assert any("resuming with the 2 torch threads" in m for m in messages)
+
+
+def test_a_damaged_encoding_cache_entry_is_rebuilt(reference, tmp_path):
+    config, whole = reference
+    entries = list(Path(os.environ["COTBENCH_CACHE"]).glob("encoded/*.pt"))
+    assert entries
+    for entry in entries:
+        entry.write_bytes(entry.read_bytes()[:100])
+    fresh = run_one(config, suite=SUITE, runs_dir=tmp_path, echo=_quiet)
+    assert _numbers(fresh.directory) == _numbers(whole)
