@@ -63,8 +63,11 @@ def minilm_tokenizer(path: Path):
 
 
 @MODELS.register(PRESET)
-def build_minilm_bert2bert(name: str, texts: list[str], vocab_size: int, seed: int) -> LoadedModel:
-    """Build the bert2bert model and its tokenizer (``texts``/``vocab_size`` are unused)."""
+def build_minilm_bert2bert(
+    name: str, texts: list[str], vocab_size: int, seed: int, tokenizer_file: Path | None = None
+) -> LoadedModel:
+    """Build the bert2bert model and its tokenizer (``texts``, ``vocab_size`` and
+    ``tokenizer_file`` are unused: the tokenizer is the checkpoint's)."""
     path = checkpoint_dir()
     tokenizer = minilm_tokenizer(path)
     torch.manual_seed(seed)  # the new cross-attention's init is part of the run's seed

@@ -188,6 +188,7 @@ def rerun_bundle(
                     runs_dir=Path(tmp) / "runs",
                     data_dir=data_dir,
                     echo=echo,
+                    threads=env.get("torch_threads"),
                 )
             device = read_json(result.directory / "env.json").get("device")
             exact = env.get("device") == "cpu" and device == "cpu"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -120,8 +121,11 @@ def cached_encode_pairs(
     key = encoding_key(tokenizer, pairs, max_input_length, max_target_length)
     path = cache_dir / "encoded" / f"{key[:24]}.pt"
     if path.is_file():
-        stored = torch.load(path, weights_only=True)
-        return {task: EncodedTask(*tensors) for task, tensors in stored.items()}
+        try:
+            stored = torch.load(path, weights_only=True)
+            return {task: EncodedTask(*tensors) for task, tensors in stored.items()}
+        except (OSError, RuntimeError, EOFError, ValueError, TypeError, pickle.UnpicklingError):
+            pass  # a damaged cache entry: encode again and replace it
     encoded = encode_pairs(tokenizer, pairs, max_input_length, max_target_length)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

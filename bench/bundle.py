@@ -15,9 +15,11 @@ checkpoint's predictions when it was also the best) is stored once under ``share
 in place and read the same. ``bench refresh`` recomputes an existing bundle's tables with the
 current statistics.
 
-Verification checks the manifest, recomputes each run's test metrics from its predictions and
-its config hash from its recorded config, and recomputes every cell of the four tables with the
-recorded settings and the bundled paper files: counts and accuracies exactly, strings exactly,
+Verification checks the manifest and that the runs present are the runs ``provenance.json``
+lists, re-scores each prediction's ``correct`` from its prediction and gold, recomputes each
+run's test metrics from its predictions and its config hash from its recorded config, and
+recomputes every cell of the four tables with the recorded settings and the bundled paper
+files: counts and accuracies exactly, strings exactly,
 other floats to a relative tolerance of :data:`REL_TOL` (and :data:`ABS_TOL` near zero). Every
 number and claim of a bundled paper file must name its source table. ``bench verify --rerun``
 (:mod:`bench._rerun`) also retrains the runs and compares the results.
@@ -38,8 +40,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import yaml
 
 from bench.config import config_from_dict
-from bench.errors import BenchError
-from bench.metrics import accuracy_summary
+from bench.errors import BenchError, FileFormatError
+from bench.metrics import accuracy_summary, dataset_metric, rescored
 from bench.provenance import file_sha256, git_commit, package_versions
 from bench.store import SEED_DIR, read_json, read_jsonl, write_json, write_text_atomic
 
@@ -174,7 +176,8 @@ def _tables_csv(
     )
 
     with tempfile.TemporaryDirectory() as tmp:
-        store = collect_runs(unpack_runs(bundle, Path(tmp)), suite=suite, profile=profile)
+        runs = unpack_runs(bundle, Path(tmp))
+        store = collect_runs(runs, suite=suite, profile=profile, check_metrics=False)
         summary = summary_table(store, spec)
         tables = {
             SUMMARY: summary,
@@ -356,7 +359,11 @@ def manifest_files(bundle: str | Path) -> dict[str, str]:
     path = Path(bundle) / MANIFEST
     if not path.is_file():
         raise BenchError(f"{bundle}: not a results bundle (no {MANIFEST})")
-    return read_json(path)["files"]
+    files = read_json(path)
+    files = files.get("files") if isinstance(files, dict) else None
+    if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
+        raise FileFormatError(f'{path}: expected {{"files": {{path: sha256}}}}')
+    return files
 
 
 def _check_manifest(bundle: Path, stated: dict[str, str]) -> list[Mismatch]:
@@ -381,8 +388,16 @@ def differs(stated: Any, recomputed: Any, exact: bool) -> bool:
     return stated != recomputed
 
 
-def _prediction_metrics(path: Path) -> dict[str, Any]:
-    rows = [json.loads(line) for line in gzip.decompress(path.read_bytes()).splitlines() if line]
+def _prediction_metrics(path: Path, metric: str) -> tuple[dict[str, Any], int]:
+    """The test metrics of a gzipped predictions file, ``correct`` re-scored from prediction and
+    gold, and how many records state a ``correct`` (or ``candidate_correct``) that differs."""
+    stated = [json.loads(line) for line in gzip.decompress(path.read_bytes()).splitlines() if line]
+    rows = [rescored(r, metric) for r in stated]
+    flipped = sum(
+        r.get(key) != s.get(key)
+        for r, s in zip(rows, stated, strict=True)
+        for key in ("correct", "candidate_correct")
+    )
     metrics: dict[str, Any] = accuracy_summary([r["correct"] for r in rows])
     scored = [r for r in rows if r.get("candidate_probs") is not None]
     if scored:
@@ -390,7 +405,7 @@ def _prediction_metrics(path: Path) -> dict[str, Any]:
         metrics["candidate_accuracy"] = accuracy_summary(correct)["accuracy"]
     if rows:
         metrics["mean_confidence"] = sum(r["confidence"] for r in rows) / len(rows)
-    return metrics
+    return metrics, flipped
 
 
 def _compare(file: str, prefix: str, stated: dict, recomputed: dict) -> list[Mismatch]:
@@ -422,7 +437,10 @@ def _check_run(bundle: Path, directory: Path) -> list[Mismatch]:
         if not path.is_file():
             found.append(Mismatch(f"{rel}/{name}.gz", "file", "present", "missing"))
             continue
-        recomputed = _prediction_metrics(path)
+        recomputed, flipped = _prediction_metrics(path, dataset_metric(metrics["dataset"]))
+        if flipped:
+            cell = "correct (records that differ from prediction vs gold)"
+            found.append(Mismatch(f"{rel}/{name}.gz", cell, flipped, 0))
         stated = metrics["test"][checkpoint]
         found += _compare(metrics_file, f"test.{checkpoint}", stated, recomputed)
         if checkpoint == metrics["selected"]:
@@ -532,6 +550,7 @@ def verify_bundle(path: str | Path) -> list[Mismatch]:
     papers = _guarded(PAPERS, _check_papers, bundle)
     # verdicts are recomputed only from paper files that parse (every number with a source)
     provenance = read_json(bundle / PROVENANCE)
+    found += _guarded(PROVENANCE, _check_run_list, bundle, provenance)
     return [*found, *papers, *_guarded("tables", _check_tables, bundle, provenance, not papers)]
 
 
@@ -543,6 +562,25 @@ def _check_links(bundle: Path, stated: dict[str, str]) -> list[Mismatch]:
         if not name.startswith(f"{RUNS}/")
         or not target.startswith(f"{SHARED}/")
         or target not in stated
+    ]
+
+
+def _check_run_list(bundle: Path, provenance: dict[str, Any]) -> list[Mismatch]:
+    """The runs present are the runs ``provenance.json`` lists."""
+    present = {
+        str(p.parent.relative_to(bundle / RUNS))
+        for p in (bundle / RUNS).glob("*/*/*/*/seed-*/metrics.json")
+        if SEED_DIR.fullmatch(p.parent.name)
+    }
+    listed = set(provenance["runs"])
+    return [
+        Mismatch(
+            PROVENANCE,
+            f"runs: {run}",
+            "listed" if run in listed else "not listed",
+            "present" if run in present else "missing",
+        )
+        for run in sorted(listed ^ present)
     ]
 
 

@@ -1,8 +1,9 @@
 """The ``bench`` command line: a thin layer over library functions.
 
 Each subcommand imports what it needs when it runs, so ``bench --help`` stays fast. A
-:class:`~bench.errors.BenchError` becomes one ``error: ...`` line and exit code 2 (a traceback
-only with ``--debug``).
+:class:`~bench.errors.BenchError` or an ``OSError`` (a missing or unreadable path, a full or
+read-only disk) becomes one ``error: ...`` line naming the path and exit code 2 (a traceback only
+with ``--debug``); Ctrl-C ends with one line saying that rerunning resumes (exit code 130).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bench.cli_args import add_jobs_argument, add_plan_arguments
+from bench.cli_args import add_jobs_argument, add_plan_arguments, parse_seeds
 from bench.errors import BenchError
 from bench.perf.cli import add_perf_parser
 from reports.cli import add_report_parser
@@ -47,7 +48,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         args.profile,
         datasets=_split(args.datasets),
         strategies=_split(args.strategies),
-        seeds=[int(s) for s in _split(args.seeds) or []] or None,
+        seeds=parse_seeds(args.seeds),
         overrides=parse_set_options(args.set),
     )
     print(describe_plan(suite.name, profile, configs, args.runs_dir))
@@ -61,6 +62,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         force=args.force,
         jobs=args.jobs,
+        threads=args.threads,
     )
     return 0
 
@@ -233,6 +235,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code
+    except OSError as err:
+        if args.debug:
+            raise
+        print(f"error: {describe_os_error(err)}", file=sys.stderr)
+        return BenchError.exit_code
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print(
+            "interrupted: finished runs are kept; rerunning the same command resumes",
+            file=sys.stderr,
+        )
+        return 130
+
+
+def describe_os_error(err: OSError) -> str:
+    """``<path>: <reason>`` (both paths of a rename), as one line."""
+    reason = err.strerror or str(err) or type(err).__name__
+    paths = [p for p in (err.filename, getattr(err, "filename2", None)) if p is not None]
+    if not paths:
+        return f"{reason} ({type(err).__name__})"
+    return f"{' -> '.join(map(str, paths))}: {reason}"
 
 
 if __name__ == "__main__":

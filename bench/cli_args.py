@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from bench.errors import ConfigError
+
 
 def add_plan_arguments(parser: argparse.ArgumentParser, suite_default: str | None = None) -> None:
     """``--suite --profile --datasets --strategies --seeds --set --runs-dir --data-dir``.
@@ -35,10 +37,23 @@ def add_plan_arguments(parser: argparse.ArgumentParser, suite_default: str | Non
 
 
 def add_jobs_argument(parser: argparse.ArgumentParser) -> None:
-    """``--jobs N``: runs trained at once, each in its own process."""
+    """``--jobs N``: runs trained at once, each in its own process; ``--threads N`` per run."""
     parser.add_argument(
-        "--jobs",
-        type=int,
-        default=1,
-        help="runs trained at once, each in its own process with cores/N threads (default 1)",
+        "--jobs", type=int, default=1, help="runs trained at once, each in its own process"
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="torch threads per run, whatever --jobs is (default 1; a resumed run keeps its "
+        "own); recorded in env.json, since CPU float results depend on it",
+    )
+
+
+def parse_seeds(value: str | None, flag: str = "--seeds") -> list[int] | None:
+    """``"0,1,2"`` -> ``[0, 1, 2]`` (None when not given); anything else is a ConfigError."""
+    if not value:
+        return None
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    if not items or not all(v.isdigit() for v in items):
+        raise ConfigError(f"{flag} {value}: expected comma-separated integers >= 0, e.g. 0,1,2")
+    return [int(v) for v in items]

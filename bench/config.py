@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -114,7 +115,19 @@ class RunConfig:
         _choice("closed_eval", self.closed_eval, CLOSED_EVALS)
         _choice("length_grouping_by", self.length_grouping_by, GROUPING_KEYS)
         _choice("noise.type", self.noise.type, NOISE_TYPES)
-        for name in ("alpha1", "alpha2", "alpha3", "weight_decay", "warmup_steps", "max_grad_norm"):
+        for name, value in flatten(self.to_dict()).items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{name}: expected a finite number, got {value}")
+        for name in (
+            "alpha1",
+            "alpha2",
+            "alpha3",
+            "weight_decay",
+            "warmup_steps",
+            "max_grad_norm",
+            "seed",
+            "subsample_seed",
+        ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name}: expected a value >= 0, got {getattr(self, name)}")
         if not 0.0 <= self.noise.level <= 1.0:
@@ -130,11 +143,14 @@ class RunConfig:
             "max_input_length",
             "max_target_length",
             "max_new_tokens",
+            "vocab_size",
+            "infonce_dim",
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}: expected an integer >= 1, got {getattr(self, name)}")
-        if not self.lr > 0:
-            raise ConfigError(f"lr: expected a value > 0, got {self.lr}")
+        for name in ("lr", "infonce_temperature"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name}: expected a value > 0, got {getattr(self, name)}")
         if not 0.0 < self.subsample <= 1.0:
             raise ConfigError(f"subsample: expected a fraction in (0, 1], got {self.subsample}")
         return self

@@ -19,3 +19,10 @@ class DataError(BenchError):
 
 class ConfigError(BenchError):
     """A configuration value, suite or profile is invalid."""
+
+
+class FileFormatError(BenchError, ValueError):
+    """A file (run store, bundle, suite) is not in the format its reader expects.
+
+    Also a ``ValueError``, so code that treats unparsable input as a value error still does.
+    """

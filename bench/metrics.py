@@ -17,3 +17,26 @@ def accuracy_summary(correct: list[bool]) -> dict[str, float | int]:
     acc = hits / n if n else float("nan")
     stderr = math.sqrt(acc * (1 - acc) / n) if n else float("nan")
     return {"accuracy": acc, "n": n, "n_correct": hits, "stderr": stderr}
+
+
+def dataset_metric(dataset: str) -> str:
+    """The correctness rule of a built-in dataset: ``equation`` (SVAMP) or ``exact``."""
+    from bench.data._dss import SPECS
+
+    spec = SPECS.get(dataset)
+    return spec.metric if spec is not None else "exact"
+
+
+def rescored(row: dict, metric: str) -> dict:
+    """A prediction record with ``correct`` (and ``candidate_correct``) recomputed from its
+    ``prediction`` (``candidate_prediction``) and ``gold``, so a stored flag is never trusted.
+
+    Raises KeyError when the record lacks ``prediction``.
+    """
+    from bench.data._parsers import labels_match
+
+    gold = row.get("gold") or ""
+    out = {**row, "correct": labels_match(metric, str(row["prediction"]), gold)}
+    if row.get("candidate_prediction") is not None:
+        out["candidate_correct"] = labels_match(metric, str(row["candidate_prediction"]), gold)
+    return out

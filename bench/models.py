@@ -26,7 +26,7 @@ from transformers.activations import ACT2FN, NewGELUActivation
 
 from bench.errors import ConfigError
 from bench.registry import Registry
-from bench.tokenizer import trained_tokenizer
+from bench.tokenizer import load_tokenizer, trained_tokenizer
 
 # name -> keyword arguments of T5Config (vocabulary size and special ids are filled in later)
 T5_PRESETS: dict[str, dict[str, int | float]] = {
@@ -54,12 +54,19 @@ class LoadedModel:
     tokenizer_file: Path | None  # the trained tokenizer's file (presets only)
 
 
-ModelBuilder = Callable[[str, list[str], int, int], LoadedModel]
+# (name, texts, vocab_size, seed, tokenizer_file): ``tokenizer_file`` is a resumed run's own
+# tokenizer, used instead of training one on ``texts`` (None: train or load as usual)
+ModelBuilder = Callable[[str, list[str], int, int, Path | None], LoadedModel]
 MODELS: Registry[ModelBuilder] = Registry("model preset")
 
 
-def _build_t5_preset(name: str, texts: list[str], vocab_size: int, seed: int) -> LoadedModel:
-    tokenizer, path = trained_tokenizer(texts, vocab_size)
+def _build_t5_preset(
+    name: str, texts: list[str], vocab_size: int, seed: int, tokenizer_file: Path | None = None
+) -> LoadedModel:
+    if tokenizer_file is not None:
+        tokenizer, path = load_tokenizer(tokenizer_file), tokenizer_file
+    else:
+        tokenizer, path = trained_tokenizer(texts, vocab_size)
     config = T5Config(
         vocab_size=len(tokenizer),
         pad_token_id=tokenizer.pad_token_id,
@@ -94,10 +101,13 @@ def _load_pretrained(name: str) -> LoadedModel:
     return LoadedModel(model, tokenizer, None)
 
 
-def load_model(name: str, texts: list[str], vocab_size: int, seed: int) -> LoadedModel:
-    """Build a preset (tokenizer trained on ``texts``) or load a pretrained seq2seq model."""
+def load_model(
+    name: str, texts: list[str], vocab_size: int, seed: int, tokenizer_file: Path | None = None
+) -> LoadedModel:
+    """Build a preset (tokenizer trained on ``texts``, or read from ``tokenizer_file``: a
+    resumed run's own) or load a pretrained seq2seq model."""
     if name in MODELS:
-        return MODELS.get(name)(name, texts, vocab_size, seed)
+        return MODELS.get(name)(name, texts, vocab_size, seed, tokenizer_file)
     if Path(name).exists() or "/" in name:
         torch.manual_seed(seed)
         return _load_pretrained(name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -12,8 +13,16 @@ import torch
 
 from bench.config import RunConfig
 from bench.errors import ConfigError
-from bench.runner import RunResult, load_run_data, run_one
-from bench.store import is_finished, read_json, run_dir
+from bench.runner import DEFAULT_THREADS, RunResult, load_run_data, run_one
+from bench.store import FINISHED, DamagedRun, read_json, run_dir, run_state
+
+
+def _state(directory: Path) -> str:
+    """The run's state, ``damaged`` for a damaged run."""
+    try:
+        return run_state(directory)
+    except DamagedRun:
+        return "damaged"
 
 
 def _estimate_seconds(configs: list[RunConfig], runs_dir: Path, suite: str) -> float | None:
@@ -21,7 +30,7 @@ def _estimate_seconds(configs: list[RunConfig], runs_dir: Path, suite: str) -> f
     seen = []
     for config in configs:
         directory = run_dir(runs_dir, suite, config)
-        if is_finished(directory):
+        if _state(directory) == FINISHED:
             timing = read_json(directory / "metrics.json").get("timing", {})
             seen.append(timing.get("train_s", 0) + timing.get("eval_s", 0))
     if not seen:
@@ -36,12 +45,14 @@ def describe_plan(suite: str, profile: str, configs: list[RunConfig], runs_dir: 
     todo = 0
     examples = 0
     for config in configs:
-        hit = is_finished(run_dir(runs_dir, suite, config))
+        state = _state(run_dir(runs_dir, suite, config))
+        hit = state == FINISHED
         todo += not hit
         if not hit:
             examples += config.max_steps * config.batch_size * config.grad_accum
+        label = {FINISHED: "cached", "damaged": "DAMAGED"}.get(state, "train")
         lines.append(
-            f"  {'cached' if hit else 'train '}  {config.dataset:6s} {config.strategy:12s} "
+            f"  {label:7s} {config.dataset:6s} {config.strategy:12s} "
             f"seed {config.seed}  {config.model}  {config.max_steps} steps  "
             f"[{config.config_hash()}]"
         )
@@ -60,25 +71,38 @@ def execute_plan(
     data_dir: str | Path | None,
     force: bool = False,
     jobs: int = 1,
+    threads: int | None = None,
 ) -> list[RunResult]:
     """Run every config; print one line per run with its test accuracy.
 
-    Every dataset of the plan is loaded first, so missing or malformed data fails before any
-    training starts. ``jobs > 1`` trains that many runs at once, each in its own process with
-    an equal share of the CPU threads (a run's numbers do not depend on ``jobs``); results come
-    back in plan order.
+    Every dataset of the plan is loaded and every existing run checked first, so missing or
+    malformed data and damaged runs (without ``force``) fail before any training starts.
+    ``jobs > 1`` trains that many runs at once, each in its own process; every run trains with
+    ``threads`` torch threads (default :data:`bench.runner.DEFAULT_THREADS`) whatever ``jobs``
+    is, so its numbers do not depend on ``jobs``; results come back in plan order.
     """
     if jobs < 1:
         raise ConfigError(f"--jobs {jobs}: expected an integer >= 1")
+    if threads is not None and threads < 1:
+        raise ConfigError(f"--threads {threads}: expected an integer >= 1")
     for config in configs:
         load_run_data(config, data_dir)
-    kwargs = dict(suite=suite, profile=profile, runs_dir=runs_dir, data_dir=data_dir, force=force)
+    if not force:
+        for config in configs:
+            run_state(run_dir(Path(runs_dir), suite, config))  # DamagedRun names the run
+    kwargs = dict(
+        suite=suite,
+        profile=profile,
+        runs_dir=runs_dir,
+        data_dir=data_dir,
+        force=force,
+        threads=threads,
+    )
     if jobs == 1:
         return [_report(i, len(configs), _timed_run(c, kwargs)) for i, c in enumerate(configs, 1)]
-    threads = max(1, (os.cpu_count() or 1) // jobs)
     context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(
-        jobs, context, initializer=torch.set_num_threads, initargs=(threads,)
+        jobs, context, initializer=_worker_init, initargs=(threads or DEFAULT_THREADS,)
     )
     with pool:
         futures = [pool.submit(_timed_run, c, kwargs) for c in configs]
@@ -87,6 +111,13 @@ def execute_plan(
             done[futures.index(future)] = future.result()
             _report(len(done), len(configs), done[futures.index(future)])
     return [done[i][0] for i in range(len(configs))]
+
+
+def _worker_init(threads: int) -> None:
+    """A ``--jobs`` worker: ``threads`` torch threads; Ctrl-C ends it without a traceback (the
+    main process reports it; the run resumes from its last checkpoint)."""
+    torch.set_num_threads(threads)
+    signal.signal(signal.SIGINT, lambda *_: os._exit(130))
 
 
 def _timed_run(config: RunConfig, kwargs: dict) -> tuple[RunResult, RunConfig, float]:

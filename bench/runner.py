@@ -1,16 +1,21 @@
 """One run end to end: data -> batches -> strategy loss -> trainer -> test predictions -> store.
 
 ``run_one`` is what ``bench run`` calls for every planned run; a finished run with the same
-config hash is a cache hit and is not retrained.
+config hash is a cache hit and is not retrained. A run trains with a fixed number of torch threads
+(:data:`DEFAULT_THREADS` unless given; a resumed run keeps the count its ``env.json`` records),
+so its numbers do not depend on ``--jobs`` or ``OMP_NUM_THREADS``. A resumed run reuses its own
+``tokenizer.json`` and ``env.json``. Finishing writes the predictions, then ``metrics.json``, then
+removes the checkpoints, so a crash at any point leaves a run that resumes or is finished.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import time
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -21,16 +26,19 @@ from bench.batching import cached_encode_pairs
 from bench.config import RunConfig
 from bench.data import DatasetSplits, LoadOptions, apply_noise, load_dataset, resolve_data_dir
 from bench.evaluate import EvalSettings, evaluate
+from bench.faults import crash_point
 from bench.models import fuse_activations, load_model
 from bench.provenance import environment_record, file_sha256
 from bench.store import (
+    ABSENT,
     FINISHED,
+    DamagedRun,
     check_same_config,
-    is_finished,
     move_aside,
     read_json,
     run_dir,
     run_lock,
+    run_state,
     write_json,
     write_jsonl,
 )
@@ -39,6 +47,8 @@ from bench.tokenizer import default_cache_dir
 from bench.trainer import load_best, make_accelerator, train
 
 TOKENIZER_EXTRA_TEXT = f"{PREDICT_PREFIX} {EXPLAIN_PREFIX} So the answer is"
+DEFAULT_THREADS = 1  # torch threads per run: CPU float sums depend on the count, so it is fixed
+# (not cores/jobs) and recorded in env.json; one thread is also the fastest under load
 
 
 @dataclass(frozen=True)
@@ -109,35 +119,113 @@ def run_one(
     echo: Callable[[str], None] = print,
     interrupt_at_step: int | None = None,
     on_validation: Callable[[int, dict], None] | None = None,
+    threads: int | None = None,
 ) -> RunResult:
     """Train and evaluate one run, or return the finished run with the same config.
 
     ``on_validation(step, metrics)`` is called after each validation evaluation (see
-    :func:`bench.trainer.train`).
+    :func:`bench.trainer.train`). ``threads``: torch threads for a new run (default
+    :data:`DEFAULT_THREADS`); a resumed run uses the count it recorded. A damaged run
+    (:class:`~bench.store.DamagedRun`) is an error; with ``force`` it is moved aside and retrained.
     """
     config.validate()
     directory = run_dir(Path(runs_dir), suite, config)
     # one process, or one of several under `accelerate launch` / `torchrun` (gloo on a CPU host)
     process = PartialState(cpu=not torch.cuda.is_available())
-    finished = is_finished(directory)
+    hit = _cache_hit(directory, config, force, echo if process.is_main_process else None)
     process.wait_for_everyone()
-    if finished:
-        check_same_config(directory, config)
-        if not force:
+    if hit is not None:
+        return hit
+    with run_lock(directory, echo) if process.is_main_process else nullcontext() as waited:
+        if waited and run_state(directory) == FINISHED:  # the other process finished it
             return RunResult(directory, True, read_json(directory / "metrics.json"))
-        if process.is_main_process:
-            echo(f"--force: previous run moved to {move_aside(directory)}")
-        process.wait_for_everyone()
-    with run_lock(directory) if process.is_main_process else nullcontext():
-        return _train_and_evaluate(
-            config, (suite, profile), directory, data_dir, interrupt_at_step, on_validation
-        )
+        with _torch_threads(_thread_count(directory, threads, echo)):
+            return _train_and_evaluate(
+                config,
+                (suite, profile),
+                directory,
+                data_dir,
+                interrupt_at_step,
+                on_validation,
+                echo,
+            )
+
+
+def _cache_hit(
+    directory: Path, config: RunConfig, force: bool, echo: Callable[[str], None] | None
+) -> RunResult | None:
+    """The finished run in ``directory`` (None: train it). With ``force`` a finished or damaged
+    run is moved aside (by the main process: ``echo`` is None on the others)."""
+    try:
+        state = run_state(directory)
+        if state != ABSENT:
+            check_same_config(directory, config)
+    except DamagedRun:
+        if not force:
+            raise
+        state = "damaged"
+    if state == FINISHED and not force:
+        if echo is not None:
+            _drop_checkpoints(directory)  # left by a crash after metrics.json was written
+        return RunResult(directory, True, read_json(directory / "metrics.json"))
+    if force and state in (FINISHED, "damaged") and echo is not None:
+        echo(f"--force: previous run moved to {move_aside(directory)}")
+    return None
+
+
+def _drop_checkpoints(directory: Path) -> None:
+    """Remove a finished run's checkpoints: renamed aside first (atomic), then deleted."""
+    doomed = directory / ".checkpoints-removed"
+    with suppress(FileNotFoundError):
+        (directory / "checkpoints").rename(doomed)
+    crash_point("checkpoints-moved")
+    shutil.rmtree(doomed, ignore_errors=True)
+
+
+def _thread_count(directory: Path, threads: int | None, echo: Callable[[str], None]) -> int:
+    """The torch threads of the run in ``directory``: as recorded when resuming, else given."""
+    wanted = threads or DEFAULT_THREADS
+    env = directory / "env.json"
+    if not env.is_file():
+        return wanted
+    recorded = read_json(env).get("torch_threads")
+    if not isinstance(recorded, int) or recorded < 1:
+        return wanted
+    if threads and threads != recorded:
+        echo(f"{directory}: resuming with the {recorded} torch threads it started with")
+    return recorded
+
+
+@contextmanager
+def _torch_threads(threads: int) -> Iterator[None]:
+    """``torch.set_num_threads(threads)`` for the duration, then the previous count."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def _own_tokenizer(directory: Path) -> Path | None:
+    """A started run's recorded trained tokenizer (checked against env.json), or None."""
+    path, env = directory / "tokenizer.json", directory / "env.json"
+    if not (path.is_file() and env.is_file()):
+        return None
+    recorded = read_json(env).get("tokenizer_sha256")
+    if recorded is None:
+        return None  # a pretrained model's tokenizer, saved for reference only
+    if file_sha256(path) != recorded:
+        raise DamagedRun(directory, "tokenizer.json does not match env.json's tokenizer_sha256")
+    return path
 
 
 def _record_start(
     directory: Path, config: RunConfig, origin: tuple[str, str | None], loaded, env: dict
 ) -> None:
-    """Write the resolved config (first), the tokenizer and the environment record."""
+    """Write the resolved config (first), the tokenizer and the environment record.
+
+    A resumed run keeps the tokenizer and environment record it started with."""
     suite, profile = origin
     write_json(
         directory / "config.json",
@@ -149,10 +237,15 @@ def _record_start(
             "config": config.to_dict(),
         },
     )
+    if (directory / "env.json").is_file():
+        return
+    tmp = directory / f".tokenizer.json.{os.getpid()}.tmp"
     if loaded.tokenizer_file is not None:
-        shutil.copyfile(loaded.tokenizer_file, directory / "tokenizer.json")
+        shutil.copyfile(loaded.tokenizer_file, tmp)
     elif getattr(loaded.tokenizer, "backend_tokenizer", None) is not None:
-        loaded.tokenizer.backend_tokenizer.save(str(directory / "tokenizer.json"))
+        loaded.tokenizer.backend_tokenizer.save(str(tmp))
+    if tmp.exists():
+        tmp.replace(directory / "tokenizer.json")
     write_json(directory / "env.json", env)
 
 
@@ -163,8 +256,10 @@ def _train_and_evaluate(
     data_dir: str | Path | None,
     interrupt_at_step: int | None,
     on_validation: Callable[[int, dict], None] | None,
+    echo: Callable[[str], None],
 ) -> RunResult:
     check_same_config(directory, config)
+    own_tokenizer = _own_tokenizer(directory)
     started = time.perf_counter()
     splits = load_run_data(config, data_dir)
     train_examples = apply_noise(splits.train, config.noise)
@@ -172,7 +267,9 @@ def _train_and_evaluate(
     accelerator = make_accelerator(config)
     main = accelerator.is_main_process
     with accelerator.main_process_first():  # one process trains a preset's tokenizer
-        loaded = load_model(config.model, tokenizer_corpus(splits), config.vocab_size, config.seed)
+        loaded = load_model(
+            config.model, tokenizer_corpus(splits), config.vocab_size, config.seed, own_tokenizer
+        )
     model, tokenizer = loaded.model, loaded.tokenizer
     if config.fused_activation:
         fuse_activations(model)
@@ -213,6 +310,7 @@ def _train_and_evaluate(
         work_dir=directory,
         interrupt_at_step=interrupt_at_step,
         on_validation=on_validation,
+        echo=echo if main else lambda _: None,
     )
     trained = time.perf_counter()
 
@@ -247,7 +345,9 @@ def _train_and_evaluate(
     if main:
         for which, name in files.items():
             write_jsonl(directory / name, results[which][1])
-        shutil.rmtree(directory / "checkpoints", ignore_errors=True)
-        write_json(directory / "metrics.json", metrics)  # last: marks the run finished
+        crash_point("predictions-written")
+        write_json(directory / "metrics.json", metrics)  # marks the run finished
+        crash_point("metrics-written")
+        _drop_checkpoints(directory)  # after: a crash before leaves a run that resumes
     accelerator.wait_for_everyone()
     return RunResult(directory, False, metrics)

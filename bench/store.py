@@ -10,7 +10,8 @@ Layout: ``<runs_dir>/<suite>/<dataset>/<strategy>/<config-hash>/seed-<n>/`` hold
 - ``metrics.json``: written last; its presence with ``status: finished`` marks a finished run.
 
 Every file is written to a temporary name and renamed into place. A finished run is never
-overwritten: ``--force`` moves it aside to ``seed-<n>.replaced-<UTC time>`` first.
+overwritten: ``--force`` moves it aside to ``seed-<n>.replaced-<UTC time>`` first. A run whose
+files cannot be read (:func:`run_state`) is :class:`DamagedRun`: reported, never used.
 """
 
 from __future__ import annotations
@@ -20,16 +21,19 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.config import RunConfig
-from bench.errors import BenchError
+from bench.config import UNHASHED_KEYS, RunConfig, config_from_dict
+from bench.errors import BenchError, FileFormatError
 
 FINISHED = "finished"
+STARTED = "started"
+ABSENT = "absent"
+METRICS_KEYS = ("status", "config_hash", "selected", "primary", "test", "prediction_files")
 SEED_DIR = re.compile(r"seed-\d+")  # not the seed-<n>.replaced-<time> dirs that --force leaves
 
 
@@ -69,27 +73,116 @@ def write_jsonl(path: Path, rows: list[dict]) -> None:
 
 
 def read_json(path: Path) -> Any:
-    """Parse a JSON file."""
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    """Parse a JSON file (:class:`FileFormatError` naming the file when it is not JSON)."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise FileFormatError(f"{path}: not valid JSON ({err})") from None
 
 
 def read_jsonl(path: Path) -> list[dict]:
-    """Parse a JSON-lines file."""
-    return [
-        json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line
-    ]
+    """Parse a JSON-lines file of objects (:class:`FileFormatError` naming file and line)."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as err:
+        raise FileFormatError(f"{path}: not UTF-8 text ({err})") from None
+    rows = []
+    for number, line in enumerate(lines, start=1):
+        if not line:
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise FileFormatError(f"{path}: line {number} is not valid JSON ({err})") from None
+        if not isinstance(row, dict):
+            raise FileFormatError(f"{path}: line {number} is not a JSON object")
+        rows.append(row)
+    return rows
+
+
+class DamagedRun(FileFormatError):
+    """A run directory whose files are missing or unreadable: reported, never used."""
+
+    def __init__(self, directory: Path, problem: str) -> None:
+        super().__init__(
+            f"{directory}: damaged run ({problem}); rerun the command with --force to move it "
+            "aside and retrain it"
+        )
+        self.directory = directory
+
+
+def _record(directory: Path, name: str, keys: tuple[str, ...]) -> dict:
+    """``directory/name`` as a JSON object holding ``keys`` (DamagedRun otherwise)."""
+    path = directory / name
+    try:
+        data = read_json(path)
+    except FileNotFoundError:
+        raise DamagedRun(directory, f"{name} missing") from None
+    except FileFormatError:
+        raise DamagedRun(directory, f"{name} is not valid JSON") from None
+    if not isinstance(data, dict) or any(key not in data for key in keys):
+        raise DamagedRun(directory, f"{name} lacks {', '.join(keys)}")
+    return data
+
+
+def run_state(directory: Path) -> str:
+    """:data:`ABSENT`, :data:`STARTED` or :data:`FINISHED` (every file present and readable).
+
+    Raises :class:`DamagedRun` when a file the state needs is missing or malformed. A directory
+    that vanishes meanwhile (``--force`` moving it aside) reads as absent.
+    """
+    directory = Path(directory)
+    try:
+        if (directory / "metrics.json").exists():
+            metrics = _record(directory, "metrics.json", ("status",))
+            if metrics["status"] != FINISHED:
+                return STARTED
+            metrics = _record(directory, "metrics.json", METRICS_KEYS)
+            _record(directory, "config.json", ("config",))
+            files = metrics["prediction_files"]
+            if not isinstance(files, dict) or not files:
+                raise DamagedRun(directory, "metrics.json lacks prediction_files")
+            for name in files.values():
+                try:
+                    read_jsonl(directory / name)
+                except FileNotFoundError:
+                    raise DamagedRun(directory, f"{name} missing") from None
+                except FileFormatError as err:
+                    raise DamagedRun(directory, str(err).removeprefix(f"{directory}/")) from None
+            return FINISHED
+        if (directory / "config.json").exists():
+            _record(directory, "config.json", ("config",))
+            return STARTED
+    except DamagedRun:
+        if not directory.exists():
+            return ABSENT
+        raise
+    return STARTED if directory.exists() else ABSENT
 
 
 def is_finished(directory: Path) -> bool:
-    """True when ``directory`` holds a finished run."""
-    path = directory / "metrics.json"
-    return path.is_file() and read_json(path).get("status") == FINISHED
+    """True when ``directory`` holds a finished run (:class:`DamagedRun` when damaged)."""
+    return run_state(directory) == FINISHED
+
+
+def _compared(config: dict) -> dict:
+    """A recorded config as it counts for identity: defaults filled in, unhashed keys dropped."""
+    full = config_from_dict(config).to_dict()
+    return {k: v for k, v in full.items() if k not in UNHASHED_KEYS}
 
 
 def check_same_config(directory: Path, config: RunConfig) -> None:
-    """Refuse to reuse a directory whose recorded config differs from ``config``."""
+    """Refuse to reuse a directory whose recorded config differs from ``config`` in a key that
+    changes the numbers (``checkpoint_every`` and ``log_every`` may differ)."""
     path = directory / "config.json"
-    if path.is_file() and read_json(path)["config"] != config.to_dict():
+    if not path.is_file():
+        return
+    recorded = _record(directory, "config.json", ("config",))["config"]
+    try:
+        same = _compared(recorded) == _compared(config.to_dict())
+    except BenchError as err:
+        raise DamagedRun(directory, f"config.json: {err}") from None
+    if not same:
         raise BenchError(
             f"{path}: recorded config differs from the requested one (hash collision?)"
         )
@@ -104,16 +197,27 @@ def move_aside(directory: Path) -> Path:
 
 
 @contextmanager
-def run_lock(directory: Path) -> Iterator[None]:
-    """Hold an exclusive, non-blocking lock on a run directory (another process -> BenchError)."""
+def run_lock(directory: Path, wait: Callable[[str], None] | None = None) -> Iterator[bool]:
+    """Hold an exclusive lock on a run directory; yields whether it had to wait for it.
+
+    When another process holds it: BenchError, or with ``wait`` (a message callback) say so and
+    wait until that process is done.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     with open(directory / ".lock", "w") as handle:
+        waited = False
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise BenchError(f"{directory}: another process is running this run (locked)") from None
+            if wait is None:
+                raise BenchError(
+                    f"{directory}: another process is running this run (locked)"
+                ) from None
+            wait(f"{directory}: another process is running this run; waiting for it to finish")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            waited = True
         try:
-            yield
+            yield waited
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 

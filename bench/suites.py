@@ -97,9 +97,20 @@ def load_suite(name: str) -> Suite:
         if name not in suite_names():
             raise ConfigError(f"unknown suite {name!r}; known: {', '.join(suite_names())}")
         text, suite_name = (resources.files("bench") / "suites" / f"{name}.yaml").read_text(), name
-    data = yaml.safe_load(text) or {}
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or type(err).__name__
+        raise ConfigError(f"suite {name}: not valid YAML{at} ({problem})") from None
+    _check_shape(f"suite {suite_name}", data)
     check_keys(f"suite {suite_name}", data, SUITE_KEYS)
-    for profile, body in (data.get("profiles") or {}).items():
+    profiles = data.get("profiles") or {}
+    if not isinstance(profiles, dict):
+        raise ConfigError(f"suite {suite_name}: profiles: expected a mapping of name -> profile")
+    for profile, body in profiles.items():
+        _check_shape(f"suite {suite_name} profile {profile}", body or {})
         check_keys(f"suite {suite_name} profile {profile}", body or {}, PROFILE_KEYS)
     return Suite(
         name=suite_name,
@@ -113,6 +124,26 @@ def load_suite(name: str) -> Suite:
         ),
         profiles={k: dict(v or {}) for k, v in (data.get("profiles") or {"default": {}}).items()},
     )
+
+
+def _check_shape(where: str, data: Any) -> None:
+    """ConfigError naming ``where`` when a suite or profile body has values of the wrong type."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping of keys, got {type(data).__name__}")
+    for key in ("datasets", "strategies") if "profile" not in where else ():
+        value = data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: {key}: expected a list of names, got {value!r}")
+    seeds = data.get("seeds", [0])
+    if (
+        not isinstance(seeds, list)
+        or not seeds
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in seeds)
+    ):
+        raise ConfigError(f"{where}: seeds: expected a list of integers >= 0, got {seeds!r}")
+    for key in ("overrides", "datasets") if "profile" in where else ("overrides",):
+        if not isinstance(data.get(key) or {}, dict):
+            raise ConfigError(f"{where}: {key}: expected a mapping, got {data[key]!r}")
 
 
 def plan_runs(

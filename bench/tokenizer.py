@@ -3,12 +3,17 @@
 The ``tokenizers`` Unigram trainer is not deterministic across processes (its piece set and
 scores vary from run to run), so a tokenizer is trained once per training corpus and kept: the
 cache key is a hash of the text and the vocabulary size, and every run on the same data loads the
-identical file. The wrapped tokenizer is a ``T5TokenizerFast`` with T5's ``<pad>``/``</s>``/
-``<unk>`` (ids 0/1/2) and an EOS appended to every sequence, as T5's own tokenizer does.
+identical file. Training and writing a cache entry happen under a file lock beside it, so
+concurrent runs (``--jobs``) on the same data train once and share one file, written to a
+temporary name, flushed and renamed into place. A resumed run loads its own recorded
+``tokenizer.json`` (:func:`load_tokenizer`), never the cache's. The wrapped tokenizer is a
+``T5TokenizerFast`` with T5's ``<pad>``/``</s>``/``<unk>`` (ids 0/1/2) and an EOS appended to
+every sequence, as T5's own tokenizer does.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import tempfile
@@ -52,7 +57,8 @@ def _train(texts: list[str], vocab_size: int) -> Tokenizer:
     return tokenizer
 
 
-def _wrap(path: Path) -> PreTrainedTokenizerBase:
+def load_tokenizer(path: Path) -> PreTrainedTokenizerBase:
+    """The tokenizer saved at ``path`` (a cache entry or a run's ``tokenizer.json``)."""
     return T5TokenizerFast(
         tokenizer_object=Tokenizer.from_file(str(path)),
         pad_token="<pad>",
@@ -70,8 +76,19 @@ def trained_tokenizer(
     path = (cache_dir or default_cache_dir()) / "tokenizers" / key[:16] / "tokenizer.json"
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
-        tokenizer = _train(texts, vocab_size)
-        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as tmp:
-            tmp.write(tokenizer.to_str())
-        os.replace(tmp.name, path)  # atomic: a concurrent run sees the whole file or none
-    return _wrap(path), path
+        with open(path.parent / ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # one trainer per entry; the others wait, then read
+            if not path.is_file():
+                _write_atomic(path, _train(texts, vocab_size).to_str())
+    return load_tokenizer(path), path
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file, flush it to disk, rename it to ``path``."""
+    with tempfile.NamedTemporaryFile(
+        "w", dir=path.parent, delete=False, suffix=".tmp", encoding="utf-8"
+    ) as tmp:
+        tmp.write(text)
+        tmp.flush()
+        os.fsync(tmp.fileno())
+    os.replace(tmp.name, path)  # atomic: a reader sees the whole file or none

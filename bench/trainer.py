@@ -6,7 +6,10 @@ VALIDATION split and the best weights are kept; test is never looked at here. Ev
 ``checkpoint_every`` steps a resumable checkpoint (model, optimizer, scheduler, RNG states via
 ``Accelerator.save_state``, plus the loop's own state) is written atomically; a restarted run
 resumes from the latest one, and because the batch order is a pure function of (seed, step) it
-ends with the same numbers as an uninterrupted run on CPU.
+ends with the same numbers as an uninterrupted run on CPU. Each checkpoint lists the sha256 of
+its files (``files.json``); one that does not match (a truncated or unreadable file) is moved
+aside with a message and training resumes from the previous good one, or from step 0. A
+non-finite training loss stops the run with an error instead of training on NaN.
 
 Under ``accelerate launch`` with several processes each process trains on its share of every
 batch (gradients are averaged by DDP), every process evaluates (identical weights give identical
@@ -16,6 +19,7 @@ numbers), and only the main process writes files.
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -32,7 +36,10 @@ from transformers import PreTrainedTokenizerBase, get_linear_schedule_with_warmu
 from bench.batching import BatchOrder, EncodedTask, collate, grouping_lengths
 from bench.config import RunConfig
 from bench.data import Example
+from bench.errors import BenchError
 from bench.evaluate import EvalSettings, evaluate
+from bench.faults import crash_point
+from bench.provenance import file_sha256
 from bench.store import write_json, write_jsonl
 from bench.strategy import Batch, Strategy
 
@@ -76,9 +83,40 @@ def _to_device(batch: Batch, device: torch.device) -> Batch:
     return {task: {k: v.to(device) for k, v in tensors.items()} for task, tensors in batch.items()}
 
 
-def _latest_checkpoint(directory: Path) -> Path | None:
-    steps = sorted(directory.glob("step-*"))
-    return steps[-1] if steps else None
+CHECKSUMS = "files.json"  # in each checkpoint: {file name: sha256} of every other file
+
+
+def checkpoint_problem(path: Path) -> str | None:
+    """Why the checkpoint at ``path`` cannot be resumed from, or None when it can."""
+    try:
+        state = TrainState(**json.loads((path / "trainer_state.json").read_text()))
+        listed = json.loads((path / CHECKSUMS).read_text())
+    except (OSError, ValueError, TypeError) as err:
+        return f"{type(err).__name__}: {err}"
+    if state.best_step is not None and not (path.parent / "best.pt").is_file():
+        return "best.pt missing"
+    for name, digest in sorted(listed.items()):
+        try:
+            if file_sha256(path / name) != digest:
+                return f"{name} does not match its sha256"
+        except OSError as err:
+            return f"{name}: {err.strerror or err}"
+    return None
+
+
+def _resume_point(directory: Path, echo: Callable[[str], None]) -> Path | None:
+    """The latest good checkpoint; damaged ones are renamed ``damaged-step-*`` and reported."""
+    damaged = False
+    for path in sorted(directory.glob("step-*"), reverse=True):
+        problem = checkpoint_problem(path)
+        if problem is None:
+            return path
+        path.rename(path.with_name(f"damaged-{path.name}"))
+        echo(f"{path}: damaged checkpoint ({problem}); moved aside")
+        damaged = True
+    if damaged:
+        echo(f"{directory}: no good checkpoint left; training restarts from step 0")
+    return None
 
 
 def _save_checkpoint(accelerator: Accelerator, state: TrainState, directory: Path) -> None:
@@ -92,12 +130,24 @@ def _save_checkpoint(accelerator: Accelerator, state: TrainState, directory: Pat
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         write_json(tmp / "trainer_state.json", asdict(state))
+        files = sorted(p for p in tmp.iterdir() if p.is_file())
+        write_json(tmp / CHECKSUMS, {p.name: file_sha256(p) for p in files})
         final = directory / f"step-{state.step:08d}"
         tmp.rename(final)
+        crash_point("checkpoint-saved")
         for old in directory.glob("step-*"):
             if old != final:
                 shutil.rmtree(old)
     accelerator.wait_for_everyone()
+
+
+def broadcast_object(accelerator: Accelerator, value: object) -> object:
+    """The main process's ``value`` on every process."""
+    if accelerator.num_processes == 1:
+        return value
+    from accelerate.utils import broadcast_object_list
+
+    return broadcast_object_list([value])[0]
 
 
 def _save_best(accelerator: Accelerator, module: nn.Module, path: Path) -> None:
@@ -121,6 +171,7 @@ def train(
     work_dir: Path,
     interrupt_at_step: int | None = None,
     on_validation: Callable[[int, dict], None] | None = None,
+    echo: Callable[[str], None] = print,
 ) -> TrainState:
     """Train ``model`` with ``strategy``; returns the final loop state.
 
@@ -141,7 +192,8 @@ def train(
     module, optimizer, scheduler = accelerator.prepare(module, optimizer, scheduler)
 
     state = TrainState()
-    latest = _latest_checkpoint(ckpt_dir)
+    latest = _resume_point(ckpt_dir, echo) if accelerator.is_main_process else None
+    latest = broadcast_object(accelerator, latest)
     if latest is not None:
         accelerator.load_state(str(latest))
         state = TrainState(**json.loads((latest / "trainer_state.json").read_text()))
@@ -174,6 +226,11 @@ def train(
             accelerator.backward(total / config.grad_accum)
             for name, value in parts.items():  # each term is logged, unweighted
                 window[name] = window.get(name, 0.0) + value.item() / config.grad_accum
+            if not math.isfinite(total.item()):
+                raise BenchError(
+                    f"{config.strategy} on {config.dataset}: training loss is {total.item()} at "
+                    f"step {state.step + 1} (lr {config.lr}); the run is not finished"
+                )
             window["total"] = window.get("total", 0.0) + total.item() / config.grad_accum
             window_examples += len(indices)
         accelerator.clip_grad_norm_(module.parameters(), config.max_grad_norm)

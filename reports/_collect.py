@@ -3,6 +3,8 @@
 Only the files a run writes are read (``config.json``, ``env.json``, ``metrics.json``,
 ``predictions.jsonl``, ``train_log.jsonl``); a run counts once its ``metrics.json`` says
 ``finished``. A run's profile is the one ``config.json`` records (``unrecorded`` if none).
+Each prediction's ``correct`` is re-scored from its prediction and gold, and the counts checked
+against ``metrics.json``; a malformed file is a :class:`~bench.errors.BenchError` naming it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import numpy as np
 import pandas as pd
 
 from bench.config import UNHASHED_KEYS, flatten
+from bench.errors import BenchError, FileFormatError
+from bench.metrics import accuracy_summary, dataset_metric, rescored
 from bench.store import SEED_DIR, iter_runs, read_json, read_jsonl
 
 GROUP_KEYS = ["suite", "profile", "dataset", "strategy", "config_hash"]
@@ -119,6 +123,27 @@ def greedy_confidence(row: dict) -> float:
     return float(row["confidence"])
 
 
+def _scored_predictions(directory: Path, metrics: dict, check: bool = True) -> list[dict]:
+    """The primary predictions with ``correct`` re-scored from prediction and gold; with
+    ``check``, checked against the counts ``metrics.json`` states (BenchError naming the file
+    when they differ)."""
+    path = directory / "predictions.jsonl"
+    metric = dataset_metric(metrics["dataset"])
+    try:
+        rows = [rescored(row, metric) for row in read_jsonl(path)]
+    except KeyError as err:
+        raise FileFormatError(f"{path}: a record lacks {err}") from None
+    stated = metrics["primary"]
+    scored = accuracy_summary([row["correct"] for row in rows])
+    if check and (scored["n"], scored["n_correct"]) != (stated.get("n"), stated.get("n_correct")):
+        raise BenchError(
+            f"{path}: {scored['n_correct']} of {scored['n']} correct when re-scored from "
+            f"prediction and gold; metrics.json states {stated.get('n_correct')} of "
+            f"{stated.get('n')}"
+        )
+    return rows
+
+
 def _prediction_rows(run_id: str, rows: list[dict]) -> pd.DataFrame:
     points = [calibration_point(r) for r in rows]
     return pd.DataFrame(
@@ -159,9 +184,15 @@ def _varying(configs: dict[str, dict[str, Any]], runs: pd.DataFrame) -> tuple[li
 
 
 def collect_runs(
-    runs_dir: str | Path, suite: str | None = None, profile: str | None = None
+    runs_dir: str | Path,
+    suite: str | None = None,
+    profile: str | None = None,
+    check_metrics: bool = True,
 ) -> RunStore:
-    """Every finished run under ``runs_dir`` (optionally one suite and/or profile)."""
+    """Every finished run under ``runs_dir`` (optionally one suite and/or profile).
+
+    ``check_metrics=False`` skips the check of the re-scored predictions against each run's
+    ``metrics.json`` (``bench verify`` reports those differences cell by cell)."""
     runs_dir = Path(runs_dir)
     rows, predictions, logs = [], [], []
     configs: dict[str, dict[str, Any]] = {}
@@ -169,23 +200,33 @@ def collect_runs(
     finished = set()
     for directory in iter_runs(runs_dir) if runs_dir.is_dir() else []:
         finished.add(directory)
-        record = read_json(directory / "config.json")
-        if suite is not None and record["suite"] != suite:
-            continue
-        run_id = str(directory.relative_to(runs_dir))
-        metrics = read_json(directory / "metrics.json")
-        env_path = directory / "env.json"
-        env = read_json(env_path) if env_path.is_file() else {}
-        row = _run_row(run_id, record, metrics, env)
-        if profile is not None and row["profile"] != profile:
-            continue
+        try:
+            record = read_json(directory / "config.json")
+            if suite is not None and record["suite"] != suite:
+                continue
+            run_id = str(directory.relative_to(runs_dir))
+            metrics = read_json(directory / "metrics.json")
+            env_path = directory / "env.json"
+            env = read_json(env_path) if env_path.is_file() else {}
+            row = _run_row(run_id, record, metrics, env)
+            if profile is not None and row["profile"] != profile:
+                continue
+            scored = _scored_predictions(directory, metrics, check_metrics)
+            log_path = directory / "train_log.jsonl"
+            log = read_jsonl(log_path) if log_path.is_file() else None
+        except FileNotFoundError:
+            if directory.exists():
+                raise
+            continue  # moved aside meanwhile (`bench run --force`)
+        except (KeyError, TypeError, AttributeError) as err:
+            problem = f"{type(err).__name__}: {err}"
+            raise FileFormatError(f"{directory}: malformed run files ({problem})") from None
         rows.append(row)
         configs[run_id] = flatten(record["config"])
         envs[run_id] = env
-        predictions.append(_prediction_rows(run_id, read_jsonl(directory / "predictions.jsonl")))
-        log_path = directory / "train_log.jsonl"
-        if log_path.is_file():
-            logs.append(pd.DataFrame(read_jsonl(log_path)).assign(run_id=run_id))
+        predictions.append(_prediction_rows(run_id, scored))
+        if log is not None:
+            logs.append(pd.DataFrame(log).assign(run_id=run_id))
     runs = pd.DataFrame(rows) if rows else pd.DataFrame(columns=["run_id", *GROUP_KEYS, "seed"])
     varying, variant = _varying(configs, runs) if rows else ([], [])
     for key in varying:

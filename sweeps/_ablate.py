@@ -179,16 +179,23 @@ def run_ablation(
     out: str | Path | None = None,
     spec: BootstrapSpec | None = None,
     jobs: int = 1,
+    threads: int | None = None,
 ) -> Path:
-    """Train the plan (finished runs are cache hits, ``jobs`` at once), write table, figure
-    and section.
+    """Train the plan (finished runs are cache hits, ``jobs`` at once, ``threads`` torch threads
+    each), write table, figure and section.
 
     Returns the path of the section file.
     """
     spec = spec or BootstrapSpec()
     out_dir = Path(out) if out is not None else default_out_dir(runs_dir, plan)
     execute_plan(
-        plan.suite, plan.profile, plan.configs, runs_dir=runs_dir, data_dir=data_dir, jobs=jobs
+        plan.suite,
+        plan.profile,
+        plan.configs,
+        runs_dir=runs_dir,
+        data_dir=data_dir,
+        jobs=jobs,
+        threads=threads,
     )
     table = ablation_table(plan, runs_dir, spec)
     where = f"suite {plan.suite}, profile {plan.profile}"

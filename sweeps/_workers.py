@@ -90,11 +90,10 @@ def work(spec: SweepSpec, worker: int, deadline: float | None) -> None:
 
     storage = open_storage(spec.storage_target)
     study = optuna.load_study(
-        study_name=spec.study,
-        storage=storage,
-        sampler=make_sampler(spec, worker),
-        pruner=make_pruner(spec.pruner),
+        study_name=spec.study, storage=storage, pruner=make_pruner(spec.pruner)
     )
+    # seeded by the trials already there, so a restarted or extended study draws new points
+    study.sampler = make_sampler(spec, worker, len(study.get_trials(deepcopy=False)))
     lock = ask_lock(spec)
     try:
         with WorkerLease(spec.optuna_dir / "workers") as lease:
@@ -122,6 +121,13 @@ def worker_main(spec: SweepSpec, worker: int, deadline: float | None) -> None:
     except BenchError as err:
         print(f"error: sweep worker {worker}: {err}", file=sys.stderr, flush=True)
         sys.exit(err.exit_code)
+    except OSError as err:
+        from bench.cli import describe_os_error
+
+        print(
+            f"error: sweep worker {worker}: {describe_os_error(err)}", file=sys.stderr, flush=True
+        )
+        sys.exit(BenchError.exit_code)
 
 
 def run_workers(spec: SweepSpec, deadline: float | None) -> None:

@@ -47,7 +47,12 @@ def _cmd_ablate(args: argparse.Namespace) -> int:
     if args.dry_run:
         return 0
     section = run_ablation(
-        plan, runs_dir=args.runs_dir, data_dir=args.data_dir, out=args.out, jobs=args.jobs
+        plan,
+        runs_dir=args.runs_dir,
+        data_dir=args.data_dir,
+        out=args.out,
+        jobs=args.jobs,
+        threads=args.threads,
     )
     print(f"ablation table, figure and report section in {section.parent}")
     return 0

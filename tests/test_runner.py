@@ -4,6 +4,7 @@ locks, and the CLI's plan and error paths."""
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 
@@ -126,10 +127,28 @@ def test_cache_hit_and_force(tmp_path):
     assert list(iter_runs(tmp_path)) == [forced.directory]  # the moved-aside run is not listed
 
 
-def test_locked_run_is_refused(tmp_path):
-    config = tiny_config(strategy="finetune")
-    with run_lock(run_dir(tmp_path, "t", config)), pytest.raises(BenchError, match="locked"):
-        run_one(config, suite="t", runs_dir=tmp_path, echo=lambda _: None)
+def test_locked_run_waits_for_the_other_process(tmp_path):
+    """A run another process holds is waited for, not an error for the whole command."""
+    config = tiny_config(strategy="finetune", max_steps=2, eval_every=2)
+    directory = run_dir(tmp_path, "t", config)
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with run_lock(directory):
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(10)
+    with pytest.raises(BenchError, match="locked"), run_lock(directory):
+        pass  # without a wait callback the lock is refused at once
+    threading.Timer(0.5, release.set).start()
+    messages: list[str] = []
+    result = run_one(config, suite="t", runs_dir=tmp_path, echo=messages.append)
+    holder.join()
+    assert "waiting for it to finish" in messages[0]
+    assert not result.cached and (result.directory / "metrics.json").is_file()
 
 
 def test_cli_dry_run_plans_without_training(tmp_path, capsys):

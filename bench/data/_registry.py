@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bench.data._example import DatasetSplits
 from bench.data._options import LoadOptions
-from bench.errors import ConfigError
+from bench.errors import ConfigError, DataError
 from bench.registry import Registry
 
 Loader = Callable[[LoadOptions], DatasetSplits]
@@ -57,4 +57,11 @@ def load_dataset(
     if max_eval is not None:
         valid = valid[:max_eval]
         test = test if full_test else test[:max_eval]
+    for split, examples in (("train", train), ("valid", valid), ("test", test)):
+        if not examples:
+            files = ", ".join(sorted(splits.sources)) or "no files read"
+            raise DataError(
+                f"dataset {name}: the {split} split is empty ({files}); a run needs examples in "
+                "train, valid and test"
+            )
     return replace(splits, train=train, valid=valid, test=test)
