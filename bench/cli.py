@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bench.cli_args import add_jobs_argument, add_plan_arguments
+from bench.cli_args import add_jobs_argument, add_plan_arguments, execution_from_args
 from bench.errors import BenchError
 from bench.perf.cli import add_perf_parser
 from reports.cli import add_report_parser
@@ -50,6 +50,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         seeds=[int(s) for s in _split(args.seeds) or []] or None,
         overrides=parse_set_options(args.set),
     )
+    execution = execution_from_args(args)
     print(describe_plan(suite.name, profile, configs, args.runs_dir))
     if args.dry_run:
         return 0
@@ -60,7 +61,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         runs_dir=args.runs_dir,
         data_dir=args.data_dir,
         force=args.force,
-        jobs=args.jobs,
+        execution=execution,
     )
     return 0
 

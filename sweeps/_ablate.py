@@ -18,6 +18,7 @@ import pandas as pd
 
 from bench.config import RunConfig
 from bench.errors import ConfigError
+from bench.executors import Execution
 from bench.plan import execute_plan
 from bench.store import run_dir
 from bench.suites import load_suite, plan_runs
@@ -179,16 +180,23 @@ def run_ablation(
     out: str | Path | None = None,
     spec: BootstrapSpec | None = None,
     jobs: int = 1,
+    execution: Execution | None = None,
 ) -> Path:
-    """Train the plan (finished runs are cache hits, ``jobs`` at once), write table, figure
-    and section.
+    """Train the plan (finished runs are cache hits, ``jobs`` at once, or as ``execution``
+    says: GPUs, a Ray cluster), write table, figure and section.
 
     Returns the path of the section file.
     """
     spec = spec or BootstrapSpec()
     out_dir = Path(out) if out is not None else default_out_dir(runs_dir, plan)
     execute_plan(
-        plan.suite, plan.profile, plan.configs, runs_dir=runs_dir, data_dir=data_dir, jobs=jobs
+        plan.suite,
+        plan.profile,
+        plan.configs,
+        runs_dir=runs_dir,
+        data_dir=data_dir,
+        jobs=jobs,
+        execution=execution,
     )
     table = ablation_table(plan, runs_dir, spec)
     where = f"suite {plan.suite}, profile {plan.profile}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from bench.cli_args import add_jobs_argument, add_plan_arguments
+from bench.cli_args import add_jobs_argument, add_plan_arguments, execution_from_args
 from bench.errors import ConfigError
 
 DEFAULT_EVAL_SEEDS = "0,1,2"
@@ -42,12 +42,13 @@ def _cmd_ablate(args: argparse.Namespace) -> int:
         seeds=_ints("--seeds", args.seeds),
         overrides=parse_set_options(args.set),
     )
+    execution = execution_from_args(args)
     print(f"ablation of {plan.key}: {', '.join(map(str, plan.values))}")
     print(describe_plan(plan.suite, plan.profile, plan.configs, args.runs_dir))
     if args.dry_run:
         return 0
     section = run_ablation(
-        plan, runs_dir=args.runs_dir, data_dir=args.data_dir, out=args.out, jobs=args.jobs
+        plan, runs_dir=args.runs_dir, data_dir=args.data_dir, out=args.out, execution=execution
     )
     print(f"ablation table, figure and report section in {section.parent}")
     return 0
