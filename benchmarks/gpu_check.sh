@@ -3,10 +3,11 @@
 # DSS+MI run of the paper profile, written to one JSON. Under ten minutes on one GPU.
 #   bash benchmarks/gpu_check.sh [--out gpu_check.json] [--model google/t5-v1_1-base]
 #   bash benchmarks/gpu_check.sh --dry --out /tmp/gpu_check.json   # CPU, tiny sizes (CI)
-# Data: $COTBENCH_DATA (CQA); weights: the Hugging Face cache, else a random init.
+# Data: $COTBENCH_DATA (CQA); weights: the Hugging Face cache, else a random init;
+# $PYTHON: the interpreter (default: python on the PATH).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=${HF_HUB_OFFLINE:-1}
 export TOKENIZERS_PARALLELISM=false
 export PYTHONPATH="$(pwd)${PYTHONPATH:+:$PYTHONPATH}"
-exec python benchmarks/gpu_check.py "$@"
+exec "${PYTHON:-python}" benchmarks/gpu_check.py "$@"

@@ -5,7 +5,10 @@ equal an in-process run's."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
+import torch
 
 from bench import executors
 from bench.cli import main
@@ -43,7 +46,12 @@ def test_too_many_gpus_is_one_error_line(monkeypatch, capsys, tmp_path):
 @pytest.mark.slow
 def test_each_worker_owns_its_gpu_and_numbers_do_not_change(monkeypatch, tmp_path):
     configs = [tiny_config(strategy="dss", seed=s) for s in (0, 1)]
-    local = execute_plan("t", None, configs, runs_dir=tmp_path / "a", data_dir=None)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // 2))  # as each of the 2 workers
+    try:
+        local = execute_plan("t", None, configs, runs_dir=tmp_path / "a", data_dir=None)
+    finally:
+        torch.set_num_threads(threads)
     monkeypatch.setattr(executors, "visible_gpus", lambda: GPUS)
     on_gpus = execute_plan(
         "t", None, configs, runs_dir=tmp_path / "b", data_dir=None, execution=Execution(jobs=2)

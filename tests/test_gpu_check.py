@@ -5,7 +5,9 @@ sizes, so that the script a lent GPU runs has been executed. ~15 s."""
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -47,5 +49,6 @@ def test_the_shell_wrapper_parses_and_refuses_without_a_gpu(tmp_path):
         ["bash", ROOT / "benchmarks/gpu_check.sh", "--out", tmp_path / "x.json"],
         capture_output=True,
         text=True,
+        env={**os.environ, "PYTHON": sys.executable},
     )
     assert done.returncode == 1 and "no CUDA device" in done.stderr
