@@ -12,7 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bench.cli_args import add_jobs_argument, add_plan_arguments, parse_seeds
+from bench.cli_args import add_jobs_argument, add_plan_arguments, execution_from_args, parse_seeds
 from bench.errors import BenchError
 from bench.perf.cli import add_perf_parser
 from reports.cli import add_report_parser
@@ -51,6 +51,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         seeds=parse_seeds(args.seeds),
         overrides=parse_set_options(args.set),
     )
+    execution = execution_from_args(args)
     print(describe_plan(suite.name, profile, configs, args.runs_dir))
     if args.dry_run:
         return 0
@@ -61,8 +62,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         runs_dir=args.runs_dir,
         data_dir=args.data_dir,
         force=args.force,
-        jobs=args.jobs,
-        threads=args.threads,
+        execution=execution,
     )
     return 0
 

@@ -37,9 +37,13 @@ def add_plan_arguments(parser: argparse.ArgumentParser, suite_default: str | Non
 
 
 def add_jobs_argument(parser: argparse.ArgumentParser) -> None:
-    """``--jobs N``: runs trained at once, each in its own process; ``--threads N`` per run."""
+    """``--jobs N --threads T --gpus-per-run K --executor local|ray --address A
+    --cpus-per-run C --retries R``: where the plan's runs train (:mod:`bench.executors`)."""
     parser.add_argument(
-        "--jobs", type=int, default=1, help="runs trained at once, each in its own process"
+        "--jobs",
+        type=int,
+        default=1,
+        help="runs trained at once, each in its own process (default 1), or with its own GPUs",
     )
     parser.add_argument(
         "--threads",
@@ -47,6 +51,52 @@ def add_jobs_argument(parser: argparse.ArgumentParser) -> None:
         help="torch threads per run, whatever --jobs is (default 1; a resumed run keeps its "
         "own); recorded in env.json, since CPU float results depend on it",
     )
+    parser.add_argument(
+        "--gpus-per-run",
+        type=int,
+        help="GPUs each run owns (CUDA_VISIBLE_DEVICES per worker; K > 1: K data-parallel "
+        "processes); default 1 when GPUs are visible, else 0; 0 trains on the CPU",
+    )
+    parser.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help="local processes (default) or a Ray cluster (pip install 'cotbench[ray]'): one "
+        "task per run; the run store must be on storage every node sees",
+    )
+    parser.add_argument(
+        "--address",
+        help="with --executor ray: the cluster, e.g. ray://head:10001 or head:6379 "
+        "(default: $RAY_ADDRESS, else the cluster started on this machine, else a new one)",
+    )
+    parser.add_argument(
+        "--cpus-per-run",
+        type=int,
+        default=1,
+        help="with --executor ray: CPUs reserved per run, its torch threads (default 1)",
+    )
+    parser.add_argument(
+        "--retries",
+        type=int,
+        default=3,
+        help="with --executor ray: retries of a run whose node or worker died; each resumes "
+        "from its last checkpoint (default 3)",
+    )
+
+
+def execution_from_args(args: argparse.Namespace):
+    """The :class:`~bench.executors.Execution` of the flags above (validated)."""
+    from bench.executors import Execution
+
+    return Execution(
+        jobs=args.jobs,
+        threads=args.threads,
+        gpus_per_run=args.gpus_per_run,
+        executor=args.executor,
+        address=args.address,
+        cpus_per_run=args.cpus_per_run,
+        retries=args.retries,
+    ).validate()
 
 
 def parse_seeds(value: str | None, flag: str = "--seeds") -> list[int] | None:

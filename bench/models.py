@@ -92,7 +92,12 @@ def _load_pretrained(name: str) -> LoadedModel:
     try:
         tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=_offline())
         model = AutoModelForSeq2SeqLM.from_pretrained(name, local_files_only=_offline())
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, ImportError) as err:
+        if any(package in str(err) for package in ("sentencepiece", "protobuf")):
+            raise ConfigError(
+                f"model {name!r}: its SentencePiece tokenizer needs sentencepiece and protobuf: "
+                "pip install 'cotbench[paper]'"
+            ) from None
         raise ConfigError(
             f"model {name!r}: weights not found locally ({type(err).__name__}); use a preset "
             f"({', '.join(MODELS.names())}), a local checkpoint directory, or download it once "

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-import signal
-import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-import torch
-
 from bench.config import RunConfig
-from bench.errors import ConfigError
-from bench.runner import DEFAULT_THREADS, RunResult, load_run_data, run_one
+from bench.executors import Execution, Outcome, run_configs
+from bench.runner import RunResult, load_run_data
 from bench.store import FINISHED, DamagedRun, read_json, run_dir, run_state
 
 
@@ -71,20 +64,19 @@ def execute_plan(
     data_dir: str | Path | None,
     force: bool = False,
     jobs: int = 1,
-    threads: int | None = None,
+    execution: Execution | None = None,
 ) -> list[RunResult]:
     """Run every config; print one line per run with its test accuracy.
 
     Every dataset of the plan is loaded and every existing run checked first, so missing or
     malformed data and damaged runs (without ``force``) fail before any training starts.
     ``jobs > 1`` trains that many runs at once, each in its own process; every run trains with
-    ``threads`` torch threads (default :data:`bench.runner.DEFAULT_THREADS`) whatever ``jobs``
-    is, so its numbers do not depend on ``jobs``; results come back in plan order.
+    ``execution.threads`` torch threads (default :data:`bench.runner.DEFAULT_THREADS`) whatever
+    ``jobs`` is, so its numbers do not depend on ``jobs``; results come back in plan order.
+    ``execution`` (which overrides ``jobs``) also spreads runs over GPUs or a Ray cluster
+    (:mod:`bench.executors`).
     """
-    if jobs < 1:
-        raise ConfigError(f"--jobs {jobs}: expected an integer >= 1")
-    if threads is not None and threads < 1:
-        raise ConfigError(f"--threads {threads}: expected an integer >= 1")
+    execution = (execution or Execution(jobs=jobs)).validate()
     for config in configs:
         load_run_data(config, data_dir)
     if not force:
@@ -96,36 +88,16 @@ def execute_plan(
         runs_dir=runs_dir,
         data_dir=data_dir,
         force=force,
-        threads=threads,
+        # a Ray task's reserved CPUs are its threads unless --threads says otherwise
+        threads=execution.threads
+        or (execution.cpus_per_run if execution.executor == "ray" else None),
     )
-    if jobs == 1:
-        return [_report(i, len(configs), _timed_run(c, kwargs)) for i, c in enumerate(configs, 1)]
-    context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(
-        jobs, context, initializer=_worker_init, initargs=(threads or DEFAULT_THREADS,)
+    return run_configs(
+        configs, kwargs, execution, lambda n, outcome: _report(n, len(configs), outcome)
     )
-    with pool:
-        futures = [pool.submit(_timed_run, c, kwargs) for c in configs]
-        done = {}
-        for future in as_completed(futures):
-            done[futures.index(future)] = future.result()
-            _report(len(done), len(configs), done[futures.index(future)])
-    return [done[i][0] for i in range(len(configs))]
 
 
-def _worker_init(threads: int) -> None:
-    """A ``--jobs`` worker: ``threads`` torch threads; Ctrl-C ends it without a traceback (the
-    main process reports it; the run resumes from its last checkpoint)."""
-    torch.set_num_threads(threads)
-    signal.signal(signal.SIGINT, lambda *_: os._exit(130))
-
-
-def _timed_run(config: RunConfig, kwargs: dict) -> tuple[RunResult, RunConfig, float]:
-    start = time.perf_counter()
-    return run_one(config, **kwargs), config, time.perf_counter() - start
-
-
-def _report(i: int, total: int, outcome: tuple[RunResult, RunConfig, float]) -> RunResult:
+def _report(i: int, total: int, outcome: Outcome) -> RunResult:
     result, config, seconds = outcome
     status = "cached" if result.cached else f"{seconds:.0f}s"
     acc = result.metrics["primary"]["accuracy"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import platform
 import subprocess
 import sys
@@ -44,10 +45,13 @@ def git_commit() -> dict[str, str | bool | None]:
 
 
 def device_record(device: torch.device) -> dict[str, str | int]:
-    """The device and thread settings a run used."""
+    """The device and thread settings a run used (with the ``CUDA_VISIBLE_DEVICES`` it was
+    given, when set: the GPUs of a ``--jobs`` worker or a Ray task)."""
     record: dict[str, str | int] = {"device": str(device), "torch_threads": torch.get_num_threads()}
     if device.type == "cuda":
         record["cuda_device"] = torch.cuda.get_device_name(device)
+    if "CUDA_VISIBLE_DEVICES" in os.environ:
+        record["cuda_visible_devices"] = os.environ["CUDA_VISIBLE_DEVICES"]
     return record
 
 

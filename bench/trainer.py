@@ -28,6 +28,7 @@ from pathlib import Path
 
 import torch
 from accelerate import Accelerator
+from accelerate.state import AcceleratorState
 from accelerate.utils import set_seed
 from torch import nn
 from tqdm.auto import tqdm
@@ -72,8 +73,16 @@ class TrainingModule(nn.Module):
 
 
 def make_accelerator(config: RunConfig) -> Accelerator:
-    """An Accelerator with the run's precision; deterministic algorithms on CPU."""
-    accelerator = Accelerator(mixed_precision="bf16" if config.precision == "bf16" else "no")
+    """An Accelerator with the run's precision; deterministic algorithms on CPU.
+
+    Accelerate keeps one precision per process (``AcceleratorState`` is a singleton), so a run
+    whose precision differs from the previous run's in this process resets it first (the
+    process group, ``PartialState``, stays).
+    """
+    mixed_precision = "bf16" if config.precision == "bf16" else "no"
+    if AcceleratorState._shared_state.get("_mixed_precision", mixed_precision) != mixed_precision:
+        AcceleratorState._reset_state(reset_partial_state=False)
+    accelerator = Accelerator(mixed_precision=mixed_precision)
     if accelerator.device.type == "cpu":
         torch.use_deterministic_algorithms(True)
     return accelerator

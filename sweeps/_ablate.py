@@ -18,6 +18,7 @@ import pandas as pd
 
 from bench.config import RunConfig
 from bench.errors import ConfigError
+from bench.executors import Execution
 from bench.plan import execute_plan
 from bench.store import run_dir
 from bench.suites import load_suite, plan_runs
@@ -179,10 +180,10 @@ def run_ablation(
     out: str | Path | None = None,
     spec: BootstrapSpec | None = None,
     jobs: int = 1,
-    threads: int | None = None,
+    execution: Execution | None = None,
 ) -> Path:
-    """Train the plan (finished runs are cache hits, ``jobs`` at once, ``threads`` torch threads
-    each), write table, figure and section.
+    """Train the plan (finished runs are cache hits, ``jobs`` at once, or as ``execution``
+    says: GPUs, a Ray cluster), write table, figure and section.
 
     Returns the path of the section file.
     """
@@ -195,7 +196,7 @@ def run_ablation(
         runs_dir=runs_dir,
         data_dir=data_dir,
         jobs=jobs,
-        threads=threads,
+        execution=execution,
     )
     table = ablation_table(plan, runs_dir, spec)
     where = f"suite {plan.suite}, profile {plan.profile}"

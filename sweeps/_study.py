@@ -73,8 +73,12 @@ def prepare_study(spec: SweepSpec) -> Any:
     return study
 
 
-def run_sweep(spec: SweepSpec) -> Any:
-    """Run the sweep to its trial budget (or timeout); returns the Optuna study."""
+def run_sweep(spec: SweepSpec, execution: Any = None) -> Any:
+    """Run the sweep to its trial budget (or timeout); returns the Optuna study.
+
+    ``execution`` (a :class:`bench.executors.Execution` with ``executor="ray"``) runs the
+    workers as Ray tasks instead of local processes.
+    """
     study = prepare_study(spec)
     where = describe_storage(spec.storage_target)
     print(
@@ -85,7 +89,11 @@ def run_sweep(spec: SweepSpec) -> Any:
     print(f"dashboard: optuna-dashboard {where}", flush=True)
     deadline = time.time() + spec.timeout if spec.timeout else None
     try:
-        if spec.workers == 1:
+        if execution is not None and execution.executor == "ray":
+            from bench._ray import run_sweep_on_ray
+
+            run_sweep_on_ray(spec, deadline, execution)
+        elif spec.workers == 1:
             work(spec, 0, deadline)
         else:
             run_workers(spec, deadline)

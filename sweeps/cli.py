@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from bench.cli_args import add_jobs_argument, add_plan_arguments
+from bench.cli_args import add_jobs_argument, add_plan_arguments, execution_from_args
 from bench.errors import ConfigError
 
 DEFAULT_EVAL_SEEDS = "0,1,2"
@@ -42,17 +42,13 @@ def _cmd_ablate(args: argparse.Namespace) -> int:
         seeds=_ints("--seeds", args.seeds),
         overrides=parse_set_options(args.set),
     )
+    execution = execution_from_args(args)
     print(f"ablation of {plan.key}: {', '.join(map(str, plan.values))}")
     print(describe_plan(plan.suite, plan.profile, plan.configs, args.runs_dir))
     if args.dry_run:
         return 0
     section = run_ablation(
-        plan,
-        runs_dir=args.runs_dir,
-        data_dir=args.data_dir,
-        out=args.out,
-        jobs=args.jobs,
-        threads=args.threads,
+        plan, runs_dir=args.runs_dir, data_dir=args.data_dir, out=args.out, execution=execution
     )
     print(f"ablation table, figure and report section in {section.parent}")
     return 0
@@ -93,7 +89,15 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
     spec = _spec(args)
     eval_seeds = [] if args.no_eval else _ints("--eval-seeds", args.eval_seeds) or []
-    run_sweep(spec)
+    from bench.executors import Execution
+
+    execution = Execution(
+        executor=args.executor,
+        address=args.address,
+        gpus_per_run=args.gpus_per_run,
+        cpus_per_run=args.cpus_per_run,
+    ).validate()
+    run_sweep(spec, execution)
     section = finish_sweep(spec, eval_seeds=eval_seeds, out=args.out)
     print(f"sweep tables, figures and report section in {section.parent}")
     return 0
@@ -132,6 +136,20 @@ def add_sweep_parsers(subparsers: Any) -> None:
     )
     sweep.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
     sweep.add_argument("--timeout", type=float, help="seconds after which no trial starts")
+    sweep.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help="workers as local processes (default) or Ray tasks (pip install 'cotbench[ray]'; "
+        "runs dir and journal on storage every node sees, or a postgresql:// storage)",
+    )
+    sweep.add_argument("--address", help="with --executor ray: the cluster address")
+    sweep.add_argument(
+        "--cpus-per-run", type=int, default=1, help="with --executor ray: CPUs per worker"
+    )
+    sweep.add_argument(
+        "--gpus-per-run", type=int, help="with --executor ray: GPUs per worker (default 0)"
+    )
     sweep.add_argument("--sampler", choices=SAMPLERS, default="tpe", help="default: tpe")
     sweep.add_argument("--pruner", choices=PRUNERS, default="median", help="default: median")
     sweep.add_argument("--seed", type=int, default=0, help="sampler seed (default: 0)")
