@@ -172,7 +172,13 @@ def _train_and_evaluate(
     accelerator = make_accelerator(config)
     main = accelerator.is_main_process
     with accelerator.main_process_first():  # one process trains a preset's tokenizer
-        loaded = load_model(config.model, tokenizer_corpus(splits), config.vocab_size, config.seed)
+        loaded = load_model(
+            config.model,
+            tokenizer_corpus(splits),
+            config.vocab_size,
+            config.seed,
+            config.tokenizer,
+        )
     model, tokenizer = loaded.model, loaded.tokenizer
     if config.fused_activation:
         fuse_activations(model)

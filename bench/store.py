@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.config import RunConfig
+from bench.config import RunConfig, config_from_dict
 from bench.errors import BenchError
 
 FINISHED = "finished"
@@ -87,9 +87,13 @@ def is_finished(directory: Path) -> bool:
 
 
 def check_same_config(directory: Path, config: RunConfig) -> None:
-    """Refuse to reuse a directory whose recorded config differs from ``config``."""
+    """Refuse to reuse a directory whose recorded config differs from ``config``.
+
+    The record is read back through ``config_from_dict``, so that a run recorded before a key
+    existed (the key then takes its default, the old behaviour) still matches.
+    """
     path = directory / "config.json"
-    if path.is_file() and read_json(path)["config"] != config.to_dict():
+    if path.is_file() and config_from_dict(read_json(path)["config"]).to_dict() != config.to_dict():
         raise BenchError(
             f"{path}: recorded config differs from the requested one (hash collision?)"
         )

@@ -6,7 +6,9 @@ VALIDATION split and the best weights are kept; test is never looked at here. Ev
 ``checkpoint_every`` steps a resumable checkpoint (model, optimizer, scheduler, RNG states via
 ``Accelerator.save_state``, plus the loop's own state) is written atomically; a restarted run
 resumes from the latest one, and because the batch order is a pure function of (seed, step) it
-ends with the same numbers as an uninterrupted run on CPU.
+ends with the same numbers as an uninterrupted run on CPU. With ``early_stopping_patience`` the
+loop ends early once that many validations in a row bring no new best (the learning-rate
+schedule still runs over ``max_steps``).
 
 Under ``accelerate launch`` with several processes each process trains on its share of every
 batch (gradients are averaged by DDP), every process evaluates (identical weights give identical
@@ -163,7 +165,7 @@ def train(
     window: dict[str, float] = {}
     window_steps, window_examples, window_start = 0, 0, time.perf_counter()
     module.train()
-    while state.step < config.max_steps:
+    while state.step < config.max_steps and not patience_spent(state, config):
         for micro in range(config.grad_accum):
             indices = order.indices(state.step * config.grad_accum + micro)[
                 accelerator.process_index :: accelerator.num_processes
@@ -218,6 +220,18 @@ def train(
     if accelerator.is_main_process:
         write_jsonl(work_dir / "train_log.jsonl", state.history)
     return state
+
+
+def patience_spent(state: TrainState, config: RunConfig) -> bool:
+    """Early stopping: the last ``early_stopping_patience`` validations brought no new best.
+
+    Read from the logged history, so a resumed run stops where an uninterrupted one does.
+    """
+    patience = config.early_stopping_patience
+    if patience is None or state.best_step is None:
+        return False
+    since_best = [r for r in state.history if r["kind"] == "valid" and r["step"] > state.best_step]
+    return len(since_best) >= patience
 
 
 def load_best(module_model: nn.Module, strategy: Strategy, work_dir: Path) -> None:
