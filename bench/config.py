@@ -28,8 +28,9 @@ CHECKPOINT_SELECTIONS = ("best", "last")
 UNHASHED_KEYS = frozenset({"seed", "checkpoint_every", "log_every"})  # never change the numbers
 CLOSED_EVALS = ("generate", "score")
 GROUPING_KEYS = ("total", "input-then-target")
+TOKENIZERS = ("unigram", "char")
 # keys added after runs were first published: left out of the hash at these values, so that
-# earlier run directories and bundles keep their hashes
+# earlier run directories and bundles keep their hashes (dotted keys: fields of a nested config)
 HASHED_ONLY_IF_CHANGED = {
     "length_grouping": False,
     "length_grouping_by": "total",
@@ -37,6 +38,14 @@ HASHED_ONLY_IF_CHANGED = {
     "fused_activation": False,
     "eval_length_grouping": False,
     "full_test": False,
+    "tokenizer": "unigram",
+    "early_stopping_patience": None,
+    "synth.version": 1,
+    "synth.family": "chain",
+    "synth.distractors": 0,
+    "synth.n_lists": 3,
+    "synth.list_len": 3,
+    "synth.combine": "sum",
 }
 
 
@@ -61,6 +70,8 @@ class RunConfig:
     # -- model
     model: str = "tiny-t5"  # preset name (bench list), Hugging Face id or local path
     vocab_size: int = 4000  # presets only: size of the Unigram tokenizer trained on the data
+    tokenizer: str = "unigram"  # presets only: unigram (trained, vocab_size pieces) or char (one
+    # token per character: every digit, letter and operator; vocab_size unused)
     max_input_length: int = 1024  # tokens; longer inputs are truncated (DSS: 1024)
     max_target_length: int = 256  # tokens; longer targets are truncated (DSS: 256)
     max_new_tokens: int = 64  # greedy generation budget at evaluation (DSS: 64)
@@ -82,6 +93,8 @@ class RunConfig:
     length_grouping_by: str = "total"  # total: sort by all tokens; input-then-target: by input
     # tokens, then runs of a few batches by target tokens (less padding of both)
     max_steps: int = 10000  # optimizer steps
+    early_stopping_patience: int | None = None  # stop after this many validations in a row
+    # without a new best validation accuracy (None: train all max_steps)
     warmup_steps: int = 0  # linear warm-up steps (DSS: 0)
     weight_decay: float = 0.0  # AdamW weight decay (DSS: 0)
     max_grad_norm: float = 1.0  # gradient clipping (HF Trainer default, which DSS inherits)
@@ -115,6 +128,12 @@ class RunConfig:
         _choice("closed_eval", self.closed_eval, CLOSED_EVALS)
         _choice("length_grouping_by", self.length_grouping_by, GROUPING_KEYS)
         _choice("noise.type", self.noise.type, NOISE_TYPES)
+        _choice("tokenizer", self.tokenizer, TOKENIZERS)
+        if self.early_stopping_patience is not None and self.early_stopping_patience < 1:
+            raise ConfigError(
+                "early_stopping_patience: expected an integer >= 1 or null, "
+                f"got {self.early_stopping_patience}"
+            )
         for name, value in flatten(self.to_dict()).items():
             if isinstance(value, float) and not math.isfinite(value):
                 raise ConfigError(f"{name}: expected a finite number, got {value}")
@@ -155,21 +174,28 @@ class RunConfig:
             raise ConfigError(f"subsample: expected a fraction in (0, 1], got {self.subsample}")
         return self
 
+    def resolved(self) -> RunConfig:
+        """A copy with version-dependent defaults filled in (``synth.teacher_error``)."""
+        synth = self.synth.resolved()
+        return self if synth is self.synth else dataclasses.replace(self, synth=synth)
+
     def to_dict(self) -> dict[str, Any]:
-        """Plain nested dict (JSON/YAML-ready)."""
-        return dataclasses.asdict(self)
+        """Plain nested dict (JSON/YAML-ready) of the resolved config."""
+        return dataclasses.asdict(self.resolved())
 
     def config_hash(self) -> str:
         """12 hex digits of sha256 over the canonical JSON of every key but the seed.
 
         Keys in ``HASHED_ONLY_IF_CHANGED`` count only when they differ from their listed value.
         """
-        payload = {
-            k: v
-            for k, v in self.to_dict().items()
-            if k not in UNHASHED_KEYS
-            and not (k in HASHED_ONLY_IF_CHANGED and HASHED_ONLY_IF_CHANGED[k] == v)
-        }
+        payload = {k: v for k, v in self.to_dict().items() if k not in UNHASHED_KEYS}
+        for key, value in HASHED_ONLY_IF_CHANGED.items():
+            *parents, name = key.split(".")
+            holder = payload
+            for parent in parents:
+                holder = holder[parent]
+            if name in holder and holder[name] == value:
+                del holder[name]
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -289,7 +315,9 @@ def config_from_dict(data: Mapping[str, Any]) -> RunConfig:
 
 
 __all__ = [
+    "HASHED_ONLY_IF_CHANGED",
     "MI_VARIANTS",
+    "TOKENIZERS",
     "RunConfig",
     "apply_overrides",
     "config_from_dict",

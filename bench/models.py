@@ -24,6 +24,7 @@ from transformers import (
 )
 from transformers.activations import ACT2FN, NewGELUActivation
 
+from bench.char_tokenizer import char_tokenizer
 from bench.errors import ConfigError
 from bench.registry import Registry
 from bench.tokenizer import load_tokenizer, trained_tokenizer
@@ -33,6 +34,10 @@ T5_PRESETS: dict[str, dict[str, int | float]] = {
     # ~0.7M params at a 2k vocabulary: unit tests and the smoke suite
     "tiny-t5-s": dict(
         d_model=64, d_ff=128, d_kv=16, num_heads=4, num_layers=1, num_decoder_layers=1
+    ),
+    # ~0.5M params at a character vocabulary: synth version 2 on one CPU core (suite synth)
+    "tiny-t5-xs": dict(
+        d_model=96, d_ff=256, d_kv=24, num_heads=4, num_layers=2, num_decoder_layers=2
     ),
     # ~2.8M params at a 4k vocabulary: the CPU profiles
     "tiny-t5": dict(
@@ -61,10 +66,17 @@ MODELS: Registry[ModelBuilder] = Registry("model preset")
 
 
 def _build_t5_preset(
-    name: str, texts: list[str], vocab_size: int, seed: int, tokenizer_file: Path | None = None
+    name: str,
+    texts: list[str],
+    vocab_size: int,
+    seed: int,
+    tokenizer_file: Path | None = None,
+    tokenizer_kind: str = "unigram",
 ) -> LoadedModel:
-    if tokenizer_file is not None:
+    if tokenizer_file is not None:  # a resumed run's own (a unigram or a character one)
         tokenizer, path = load_tokenizer(tokenizer_file), tokenizer_file
+    elif tokenizer_kind == "char":
+        tokenizer, path = char_tokenizer(texts)
     else:
         tokenizer, path = trained_tokenizer(texts, vocab_size)
     config = T5Config(
@@ -107,10 +119,25 @@ def _load_pretrained(name: str) -> LoadedModel:
 
 
 def load_model(
-    name: str, texts: list[str], vocab_size: int, seed: int, tokenizer_file: Path | None = None
+    name: str,
+    texts: list[str],
+    vocab_size: int,
+    seed: int,
+    tokenizer_file: Path | None = None,
+    tokenizer: str = "unigram",
 ) -> LoadedModel:
     """Build a preset (tokenizer trained on ``texts``, or read from ``tokenizer_file``: a
-    resumed run's own) or load a pretrained seq2seq model."""
+    resumed run's own) or load a pretrained seq2seq model.
+
+    ``tokenizer="char"`` (config key ``tokenizer``) gives a T5 preset one token per character.
+    """
+    if tokenizer != "unigram":
+        if name not in T5_PRESETS:
+            raise ConfigError(
+                f"tokenizer={tokenizer}: only the T5 presets ({', '.join(T5_PRESETS)}) build "
+                f"their own tokenizer; {name!r} brings its own"
+            )
+        return _build_t5_preset(name, texts, vocab_size, seed, tokenizer_file, tokenizer)
     if name in MODELS:
         return MODELS.get(name)(name, texts, vocab_size, seed, tokenizer_file)
     if Path(name).exists() or "/" in name:

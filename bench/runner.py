@@ -268,7 +268,12 @@ def _train_and_evaluate(
     main = accelerator.is_main_process
     with accelerator.main_process_first():  # one process trains a preset's tokenizer
         loaded = load_model(
-            config.model, tokenizer_corpus(splits), config.vocab_size, config.seed, own_tokenizer
+            config.model,
+            tokenizer_corpus(splits),
+            config.vocab_size,
+            config.seed,
+            own_tokenizer,
+            config.tokenizer,
         )
     model, tokenizer = loaded.model, loaded.tokenizer
     if config.fused_activation:

@@ -13,6 +13,11 @@ A suite file (``bench/suites/<name>.yaml``)::
         seeds: [0]                         # optional: the profile's own seeds
         overrides: {model: tiny-t5, max_steps: 300}
         datasets: {esnli: {max_eval: 300}} # optional per-dataset overrides
+        grid:                              # optional: every combination of the axes
+          task:                            #   an axis of named override sets ...
+            - {synth.family: chain, synth.distractors: 2}
+            - {synth.family: features}
+          synth.n_train: [1000, 4000]      #   ... or of one key's values
 
 Files hold only overrides of :class:`~bench.config.RunConfig`; unknown keys fail when the plan
 is built, before any training.
@@ -39,7 +44,7 @@ SUITE_KEYS = {
     "default_profile",
     "profiles",
 }
-PROFILE_KEYS = {"description", "seeds", "overrides", "datasets"}
+PROFILE_KEYS = {"description", "seeds", "overrides", "datasets", "grid"}
 
 
 @dataclass(frozen=True)
@@ -157,23 +162,51 @@ def plan_runs(
 ) -> tuple[str, list[RunConfig]]:
     """Expand a suite into validated run configs (profile name, configs).
 
-    Precedence: defaults < suite overrides < profile overrides < per-dataset overrides < CLI.
+    Precedence: defaults < suite overrides < profile overrides < per-dataset overrides < the
+    profile's grid cell < CLI. Runs are ordered cell by cell; a run that two cells share (a CLI
+    override of a grid key) is planned once.
     """
     profile_name, body = suite.profile(profile)
     run_seeds = seeds or list(body.get("seeds", suite.seeds))
     configs = []
-    for dataset in datasets or suite.datasets:
-        per_dataset = (body.get("datasets") or {}).get(dataset, {})
-        for strategy in strategies or suite.strategies:
-            for seed in run_seeds:
-                config = RunConfig()
-                for layer in (
-                    suite.overrides,
-                    body.get("overrides") or {},
-                    per_dataset,
-                    {"dataset": dataset, "strategy": strategy, "seed": seed},
-                    overrides or {},
-                ):
-                    config = apply_overrides(config, layer)
-                configs.append(config.validate())
+    seen = set()
+    for cell in grid_cells(body.get("grid"), f"suite {suite.name} profile {profile_name}"):
+        for dataset in datasets or suite.datasets:
+            per_dataset = (body.get("datasets") or {}).get(dataset, {})
+            for strategy in strategies or suite.strategies:
+                for seed in run_seeds:
+                    config = RunConfig()
+                    for layer in (
+                        suite.overrides,
+                        body.get("overrides") or {},
+                        per_dataset,
+                        cell,
+                        {"dataset": dataset, "strategy": strategy, "seed": seed},
+                        overrides or {},
+                    ):
+                        config = apply_overrides(config, layer)
+                    config = config.resolved().validate()
+                    if (config.config_hash(), seed) not in seen:
+                        seen.add((config.config_hash(), seed))
+                        configs.append(config)
     return profile_name, configs
+
+
+def grid_cells(grid: dict[str, list[Any]] | None, where: str) -> list[dict[str, Any]]:
+    """Every combination of a profile's ``grid`` axes as one override mapping, in file order.
+
+    An axis lists override mappings, or values of the config key it is named after.
+
+    >>> grid_cells({"task": [{"synth.family": "features"}], "lr": [0.1, 0.2]}, "here")
+    [{'synth.family': 'features', 'lr': 0.1}, {'synth.family': 'features', 'lr': 0.2}]
+    """
+    cells: list[dict[str, Any]] = [{}]
+    for axis, values in (grid or {}).items():
+        if not isinstance(values, list) or not values:
+            raise ConfigError(f"{where}: grid axis {axis!r}: expected a non-empty list")
+        cells = [
+            {**cell, **(value if isinstance(value, dict) else {axis: value})}
+            for cell in cells
+            for value in values
+        ]
+    return cells

@@ -9,7 +9,9 @@ resumes from the latest one, and because the batch order is a pure function of (
 ends with the same numbers as an uninterrupted run on CPU. Each checkpoint lists the sha256 of
 its files (``files.json``); one that does not match (a truncated or unreadable file) is moved
 aside with a message and training resumes from the previous good one, or from step 0. A
-non-finite training loss stops the run with an error instead of training on NaN.
+non-finite training loss stops the run with an error instead of training on NaN. With
+``early_stopping_patience`` the loop ends early once that many validations in a row bring no
+new best (the learning-rate schedule still runs over ``max_steps``).
 
 Under ``accelerate launch`` with several processes each process trains on its share of every
 batch (gradients are averaged by DDP), every process evaluates (identical weights give identical
@@ -224,7 +226,7 @@ def train(
     window: dict[str, float] = {}
     window_steps, window_examples, window_start = 0, 0, time.perf_counter()
     module.train()
-    while state.step < config.max_steps:
+    while state.step < config.max_steps and not patience_spent(state, config):
         for micro in range(config.grad_accum):
             indices = order.indices(state.step * config.grad_accum + micro)[
                 accelerator.process_index :: accelerator.num_processes
@@ -284,6 +286,18 @@ def train(
     if accelerator.is_main_process:
         write_jsonl(work_dir / "train_log.jsonl", state.history)
     return state
+
+
+def patience_spent(state: TrainState, config: RunConfig) -> bool:
+    """Early stopping: the last ``early_stopping_patience`` validations brought no new best.
+
+    Read from the logged history, so a resumed run stops where an uninterrupted one does.
+    """
+    patience = config.early_stopping_patience
+    if patience is None or state.best_step is None:
+        return False
+    since_best = [r for r in state.history if r["kind"] == "valid" and r["step"] > state.best_step]
+    return len(since_best) >= patience
 
 
 def load_best(module_model: nn.Module, strategy: Strategy, work_dir: Path) -> None:

@@ -21,12 +21,13 @@ from bench.config import (
     MI_VARIANTS,
     PRECISIONS,
     TEACHERS,
+    TOKENIZERS,
     UNHASHED_KEYS,
     RunConfig,
     apply_overrides,
     valid_keys,
 )
-from bench.data import NOISE_TYPES
+from bench.data import NOISE_TYPES, SYNTH_COMBINES, SYNTH_FAMILIES
 from bench.errors import ConfigError
 
 OWN_FLAGS = {"dataset": "--datasets", "strategy": "--strategies", "seed": "--seeds"}
@@ -37,6 +38,9 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "teacher": TEACHERS,
     "select": CHECKPOINT_SELECTIONS,
     "precision": PRECISIONS,
+    "tokenizer": TOKENIZERS,
+    "synth.family": SYNTH_FAMILIES,
+    "synth.combine": SYNTH_COMBINES,
 }
 
 

@@ -7,7 +7,14 @@ import json
 
 import pytest
 
-from bench.config import RunConfig, apply_overrides, parse_set_options, valid_keys
+from bench.config import (
+    HASHED_ONLY_IF_CHANGED,
+    UNHASHED_KEYS,
+    RunConfig,
+    apply_overrides,
+    parse_set_options,
+    valid_keys,
+)
 from bench.errors import ConfigError
 
 
@@ -80,22 +87,13 @@ def test_hash_ignores_seed_and_bookkeeping_but_not_maths():
 def test_keys_added_later_keep_earlier_hashes_at_their_old_behaviour():
     """A config hashes as before the key existed while the key keeps the old behaviour."""
     base = RunConfig()
-    legacy = {
-        k: v
-        for k, v in base.to_dict().items()
-        if k
-        not in {
-            "seed",
-            "checkpoint_every",
-            "log_every",
-            "length_grouping",
-            "length_grouping_by",
-            "closed_eval",
-            "fused_activation",
-            "eval_length_grouping",
-            "full_test",
-        }
-    }
+    legacy = {k: v for k, v in base.to_dict().items() if k not in UNHASHED_KEYS}
+    for key in HASHED_ONLY_IF_CHANGED:  # every key added later, nested ones included
+        *parents, name = key.split(".")
+        holder = legacy
+        for parent in parents:
+            holder = holder[parent]
+        del holder[name]
     digest = hashlib.sha256(json.dumps(legacy, sort_keys=True).encode()).hexdigest()[:12]
     assert base.config_hash() == digest
     assert apply_overrides(base, {"length_grouping": True}).config_hash() != digest

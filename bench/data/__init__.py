@@ -9,10 +9,14 @@ from bench.data._example import DatasetSplits, Example
 from bench.data._noise import NOISE_TYPES, NoiseConfig, apply_noise
 from bench.data._options import LoadOptions, SynthConfig
 from bench.data._registry import DATASETS, load_dataset, resolve_data_dir
+from bench.data._synth_v2 import COMBINES as SYNTH_COMBINES
+from bench.data._synth_v2 import FAMILIES as SYNTH_FAMILIES
 
 __all__ = [
     "DATASETS",
     "NOISE_TYPES",
+    "SYNTH_COMBINES",
+    "SYNTH_FAMILIES",
     "DatasetSplits",
     "Example",
     "LoadOptions",

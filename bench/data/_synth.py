@@ -1,5 +1,8 @@
 """The generated ``synth`` task: variable chasing with one-digit arithmetic modulo 10.
 
+This is generator version 1 (``synth.version: 1``, the default, kept so that published runs
+reproduce); version 2, with task families and clean defaults, is ``bench.data._synth_v2``.
+
 A problem is a chain of ``steps`` assignments over distinct random letters, listed in shuffled
 order so that the model has to chase the variables; the rationale states every step in order,
 with the values substituted, so it carries the intermediate results the label alone does not::
@@ -125,6 +128,11 @@ def format_rationale(problem: Problem, values: tuple[int, ...]) -> str:
     )
 
 
+# version-2 keys and the only values version 1 accepts (it has none of their behaviour)
+V2_KEYS = {"family": "chain", "distractors": 0, "n_lists": 3, "list_len": 3, "combine": "sum"}
+VERSIONS = (1, 2)
+
+
 def _check_config(config: SynthConfig, label_type: str) -> None:
     for name in ("n_train", "n_valid", "n_test"):
         value = getattr(config, name)
@@ -144,6 +152,15 @@ def _check_config(config: SynthConfig, label_type: str) -> None:
         )
     if not _is_int(config.seed):
         raise ConfigError(f"synth.seed: expected an integer, got {config.seed!r}")
+    if config.version not in VERSIONS:
+        raise ConfigError(
+            f"synth.version: expected one of {', '.join(map(str, VERSIONS))}, "
+            f"got {config.version!r}"
+        )
+    if config.version == 1:
+        for name, value in V2_KEYS.items():
+            if getattr(config, name) != value:
+                raise ConfigError(f"synth.{name}: needs synth.version=2 (version 1 has no {name})")
     if label_type not in LABEL_TYPES:
         raise ConfigError(
             f"label_type: expected one of {', '.join(LABEL_TYPES)}, got {label_type!r}"
@@ -184,9 +201,14 @@ def _example(
 
 @DATASETS.register("synth")
 def load_synth(options: LoadOptions) -> DatasetSplits:
-    """Generate the ``synth`` splits from ``options.synth`` (see the module docstring)."""
-    config = options.synth
+    """Generate the ``synth`` splits from ``options.synth`` (see the module docstring; version
+    2 in ``bench.data._synth_v2``)."""
+    config = options.synth.resolved()
     _check_config(config, options.label_type)
+    if config.version == 2:
+        from bench.data._synth_v2 import load_v2  # imports this module's chain helpers
+
+        return load_v2(options)
     n_wrong = round(config.teacher_error * config.n_train)
     wrong = set(
         random.Random(f"{VERSION}/{config.seed}/train/errors").sample(

@@ -7,11 +7,11 @@ export HF_HUB_OFFLINE=1
 jobs=(--jobs 2 --runs-dir "$runs")
 
 # 1. every strategy, 3 seeds (dss+mi with the released code's MI term)
-bench run --suite synth "${jobs[@]}"
+bench run --suite synth --profile cpu "${jobs[@]}"
 # 2. the three MI terms: code (released), paper (as described), infonce (a learned bound)
-bench ablate --suite synth --strategies dss+mi --vary mi_variant "${jobs[@]}"
+bench ablate --suite synth --profile cpu --strategies dss+mi --vary mi_variant "${jobs[@]}"
 # 3. the MI weight (the suite's 0.1 is always in the grid)
-bench ablate --suite synth --strategies dss+mi --vary alpha3 --values 0,1.0 "${jobs[@]}"
+bench ablate --suite synth --profile cpu --strategies dss+mi --vary alpha3 --values 0,1.0 "${jobs[@]}"
 # 4. rationale noise: a fraction of training rationales swapped with other examples'
-bench ablate --suite synth --strategies dss,dss+mi --vary noise.level --values 0,0.5,1.0 \
+bench ablate --suite synth --profile cpu --strategies dss,dss+mi --vary noise.level --values 0,0.5,1.0 \
   --set noise.type=swap "${jobs[@]}"

@@ -1,0 +1,226 @@
+"""Generator version 2 of ``synth`` (``synth.version: 2``): task families where the rationale
+carries what the label alone does not, with clean defaults (``teacher_error`` 0).
+
+Two families (``synth.family``), each with knobs; all arithmetic is modulo 10 as in version 1:
+
+- ``chain``: variable chasing (``steps`` relevant steps) among ``distractors`` further chains of
+  the same length over other letters, every statement in one shuffled list; the rationale names
+  only the chain that leads to the asked variable (evidence selection)::
+
+      input:     "p=6; q=2; x=q*3; k=p+4; what is x?"
+      rationale: "x=q*3=2*3=6."
+      label:     "6"
+
+- ``features``: ``n_lists`` digit lists ``a``, ``b``, ``c`` (``list_len`` digits each, written
+  without separators so that a character tokenizer gives one token per digit); list ``a``'s
+  feature is its maximum, ``b``'s its digit sum mod 10, ``c``'s its count of even digits. The
+  label combines the features non-linearly, so no single feature predicts it: ``combine: sum``
+  (their sum mod 10) or ``parity`` (that sum's parity, an XOR of the features' low bits). The
+  combination is fixed for the task, so the input states only the lists (short inputs keep a
+  run on one CPU core within minutes). The rationale states each feature, then the combination::
+
+      input:     "a=381; b=527; c=906"
+      rationale: "max a=8. sum b=4. even c=2. 8+4+2=4."
+      label:     "4"
+      (parity: rationale "... 8+4+2=4. 4%2=0.", label "0")
+
+Teacher noise (``teacher_error``, 0 unless set): exactly ``round(teacher_error * n_train)``
+train examples (chosen by the seed) get one step (chain) or one feature (features) off by a
+non-zero digit, the rest recomputed from it, and the matching wrong ``teacher_label``; parity
+errors use an odd offset so that the label flips. Candidates: ``min(n_candidates, answers)``
+distinct answers (the gold, the teacher's, seeded others), sorted; parity has two answers.
+
+Every example comes from its own ``random.Random`` stream keyed by (version, family, seed, split,
+index), so the splits are independent and a larger split extends a smaller one, as in version 1.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+
+from bench.data._example import DatasetSplits, Example
+from bench.data._options import LoadOptions, SynthConfig
+from bench.data._synth import MODULUS, Problem, format_rationale, make_problem
+from bench.errors import ConfigError
+
+VERSION = "synth-v2"
+FAMILIES = ("chain", "features")
+COMBINES = ("sum", "parity")
+LIST_NAMES = ("a", "b", "c")
+FEATURES = ("max", "sum", "even")  # the feature of list a, b, c
+MAX_LIST_LEN = 9  # a count of even digits stays one digit
+
+
+def feature(name: str, digits: tuple[int, ...]) -> int:
+    """One list's feature, a digit.
+
+    >>> feature("max", (3, 8, 1)), feature("sum", (5, 2, 7)), feature("even", (9, 0, 6))
+    (8, 4, 2)
+    """
+    if name == "max":
+        return max(digits)
+    if name == "sum":
+        return sum(digits) % MODULUS
+    if name == "even":
+        return sum(1 for d in digits if d % 2 == 0)
+    raise ValueError(f"unknown feature {name!r}")
+
+
+def features_problem(
+    config: SynthConfig, rng: random.Random, error: random.Random | None
+) -> tuple[str, str, int, int]:
+    """(input, rationale, gold, teacher answer) of one ``features`` problem.
+
+    ``error``, when given, draws the miscomputed feature and its offset.
+    """
+    lists = [
+        tuple(rng.randrange(MODULUS) for _ in range(config.list_len)) for _ in range(config.n_lists)
+    ]
+    gold_values = [feature(FEATURES[i], digits) for i, digits in enumerate(lists)]
+    values = list(gold_values)
+    if error is not None:
+        wrong = error.randrange(config.n_lists)
+        offsets = range(1, MODULUS, 2) if config.combine == "parity" else range(1, MODULUS)
+        values[wrong] = (values[wrong] + error.choice(offsets)) % MODULUS
+    text = "; ".join(
+        f"{name}={''.join(map(str, digits))}"
+        for name, digits in zip(LIST_NAMES, lists, strict=False)
+    )
+
+    def answer(features: list[int]) -> int:
+        total = sum(features) % MODULUS
+        return total % 2 if config.combine == "parity" else total
+
+    total = sum(values) % MODULUS
+    steps = [f"{FEATURES[i]} {LIST_NAMES[i]}={v}." for i, v in enumerate(values)]
+    steps.append(f"{'+'.join(map(str, values))}={total}.")
+    if config.combine == "parity":
+        steps.append(f"{total}%2={total % 2}.")
+    return text, " ".join(steps), answer(gold_values), answer(values)
+
+
+def chain_problem(
+    config: SynthConfig, rng: random.Random, error: random.Random | None
+) -> tuple[str, str, int, int]:
+    """(input, rationale, gold, teacher answer) of one ``chain`` problem with distractors."""
+    size = config.steps + 1
+    letters = rng.sample(string.ascii_lowercase, size * (config.distractors + 1))
+    chains = [
+        _named(make_problem(rng, config.steps), tuple(letters[i * size : (i + 1) * size]))
+        for i in range(config.distractors + 1)
+    ]
+    statements = [s for chain in chains for s in chain.statements()]
+    rng.shuffle(statements)
+    asked = chains[0]  # the relevant chain; its letters were drawn at random like the others'
+    text = "; ".join(statements) + f"; what is {asked.names[-1]}?"
+    gold_values = asked.values()
+    values = gold_values
+    if error is not None:
+        values = asked.values(error.randrange(config.steps), error.randint(1, MODULUS - 1))
+    return text, format_rationale(asked, values), gold_values[-1], values[-1]
+
+
+def _named(problem: Problem, names: tuple[str, ...]) -> Problem:
+    return Problem(names, problem.start, problem.ops)
+
+
+PROBLEMS = {"chain": chain_problem, "features": features_problem}
+
+
+def check_config(config: SynthConfig) -> None:
+    """ConfigError for a version-2 knob out of range (the shared keys are checked by the caller)."""
+    if config.family not in FAMILIES:
+        raise ConfigError(
+            f"synth.family: expected one of {', '.join(FAMILIES)}, got {config.family!r}"
+        )
+    if config.combine not in COMBINES:
+        raise ConfigError(
+            f"synth.combine: expected one of {', '.join(COMBINES)}, got {config.combine!r}"
+        )
+    if not _is_int(config.n_lists) or not 1 <= config.n_lists <= len(LIST_NAMES):
+        raise ConfigError(
+            f"synth.n_lists: expected an integer in [1, {len(LIST_NAMES)}], got {config.n_lists!r}"
+        )
+    if not _is_int(config.list_len) or not 1 <= config.list_len <= MAX_LIST_LEN:
+        raise ConfigError(
+            f"synth.list_len: expected an integer in [1, {MAX_LIST_LEN}], got {config.list_len!r}"
+        )
+    letters = len(string.ascii_lowercase)
+    if not _is_int(config.distractors) or config.distractors < 0:
+        raise ConfigError(
+            f"synth.distractors: expected an integer >= 0, got {config.distractors!r}"
+        )
+    if (config.distractors + 1) * (config.steps + 1) > letters:
+        raise ConfigError(
+            f"synth.distractors: {config.distractors} chains of {config.steps} steps need "
+            f"{(config.distractors + 1) * (config.steps + 1)} distinct letters; there are {letters}"
+        )
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def answer_space(config: SynthConfig) -> tuple[str, ...]:
+    """Every possible answer of the family, in order."""
+    if config.family == "features" and config.combine == "parity":
+        return ("0", "1")
+    return tuple(str(d) for d in range(MODULUS))
+
+
+def _example(
+    config: SynthConfig, split: str, index: int, wrong: bool, use_teacher: bool
+) -> Example:
+    key = f"{VERSION}/{config.family}/{config.seed}/{split}/{index}"
+    rng = random.Random(key)
+    error = random.Random(f"{key}/error") if wrong else None
+    text, rationale, gold_value, teacher_value = PROBLEMS[config.family](config, rng, error)
+    gold, teacher = str(gold_value), str(teacher_value)
+    space = answer_space(config)
+    n = min(config.n_candidates, len(space))
+    others = [a for a in space if a not in {gold, teacher}]
+    chosen = {gold, teacher} | set(rng.sample(others, n - len({gold, teacher})))
+    return Example(
+        id=f"synth-{split}-{index:06d}",
+        input_parts=(text,),
+        label=teacher if use_teacher else gold,
+        rationale=rationale,
+        teacher_label=teacher,
+        gold=gold,
+        candidates=tuple(a for a in space if a in chosen),
+    )
+
+
+def load_v2(options: LoadOptions) -> DatasetSplits:
+    """The version-2 splits of ``options.synth`` (already checked by ``load_synth``)."""
+    config = options.synth.resolved()
+    check_config(config)
+    n_wrong = round(config.teacher_error * config.n_train)
+    errors_key = f"{VERSION}/{config.family}/{config.seed}/train/errors"
+    wrong = set(random.Random(errors_key).sample(range(config.n_train), n_wrong))
+    use_teacher = options.label_type == "llm"
+    train = tuple(
+        _example(config, "train", i, i in wrong, use_teacher) for i in range(config.n_train)
+    )
+    valid = tuple(_example(config, "valid", i, False, False) for i in range(config.n_valid))
+    test = tuple(_example(config, "test", i, False, False) for i in range(config.n_test))
+    knobs = (
+        f"steps={config.steps} distractors={config.distractors}"
+        if config.family == "chain"
+        else f"n_lists={config.n_lists} list_len={config.list_len} combine={config.combine}"
+    )
+    generator = (
+        f"{VERSION} family={config.family} n_train={config.n_train} n_valid={config.n_valid} "
+        f"n_test={config.n_test} {knobs} teacher_error={config.teacher_error} "
+        f"n_candidates={config.n_candidates} seed={config.seed}"
+    )
+    return DatasetSplits(
+        name="synth",
+        train=train,
+        valid=valid,
+        test=test,
+        kind="closed",
+        metric="exact",
+        sources={"generator": generator},
+    )

@@ -1,0 +1,64 @@
+"""Early stopping on validation accuracy (``early_stopping_patience``), end to end on the tiny
+config with synth version 2 and the character tokenizer: where it stops, what it logs, and that
+an interrupted run resumes to the same numbers."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.runner import run_one
+from bench.store import read_json, read_jsonl, run_dir
+from bench.trainer import TrainingInterrupted
+from tests.helpers import tiny_config
+
+pytestmark = pytest.mark.slow
+
+STOPPING = {
+    "strategy": "single-task",
+    "synth.version": 2,
+    "tokenizer": "char",
+    "max_target_length": 64,
+    "max_steps": 40,
+    "eval_every": 2,
+    "early_stopping_patience": 2,
+}
+
+
+def _numbers(directory):
+    metrics = read_json(directory / "metrics.json")
+    log = [
+        {k: v for k, v in r.items() if k != "examples_per_s"}
+        for r in read_jsonl(directory / "train_log.jsonl")
+    ]
+    return metrics["test"], metrics["best_step"], metrics["steps"], log
+
+
+def test_training_stops_after_patience_validations_without_a_new_best(tmp_path):
+    config = tiny_config(**STOPPING)
+    result = run_one(config, suite="t", runs_dir=tmp_path, echo=lambda _: None)
+    metrics = result.metrics
+    valid = [r for r in read_jsonl(result.directory / "train_log.jsonl") if r["kind"] == "valid"]
+    after_best = [r for r in valid if r["step"] > metrics["best_step"]]
+    assert metrics["steps"] < config.max_steps  # the tiny task plateaus at once
+    assert len(after_best) == config.early_stopping_patience
+    assert valid[-1]["step"] == metrics["steps"]
+    assert all(r["accuracy"] <= metrics["valid_best_accuracy"] for r in after_best)
+    assert read_json(result.directory / "config.json")["config"]["tokenizer"] == "char"
+    vocabulary = read_json(result.directory / "tokenizer.json")["model"]["vocab"]
+    assert all(len(token) == 1 for token in list(vocabulary)[3:])  # one token per character
+
+
+def test_an_early_stopped_run_resumes_to_the_same_numbers(tmp_path):
+    config = tiny_config(**STOPPING)
+    whole = run_one(config, suite="t", runs_dir=tmp_path / "whole", echo=lambda _: None)
+    with pytest.raises(TrainingInterrupted):
+        run_one(config, suite="t", runs_dir=tmp_path, interrupt_at_step=3, echo=lambda _: None)
+    assert (run_dir(tmp_path, "t", config) / "checkpoints").is_dir()
+    resumed = run_one(config, suite="t", runs_dir=tmp_path, echo=lambda _: None)
+    assert _numbers(resumed.directory) == _numbers(whole.directory)
+
+
+def test_patience_off_trains_every_step(tmp_path):
+    config = tiny_config(**{**STOPPING, "early_stopping_patience": None, "max_steps": 8})
+    result = run_one(config, suite="t", runs_dir=tmp_path, echo=lambda _: None)
+    assert result.metrics["steps"] == 8
