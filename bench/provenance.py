@@ -44,10 +44,26 @@ def git_commit() -> dict[str, str | bool | None]:
     return {"commit": commit, "dirty": bool(status) if status is not None else None}
 
 
+def cpu_model() -> str:
+    """The processor's model name (``/proc/cpuinfo``; ``platform.processor()`` elsewhere): CPU
+    float kernels, and so a run's last digits, can differ between processor types."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and value.strip():
+                return value.strip()
+    return platform.processor() or platform.machine()
+
+
 def device_record(device: torch.device) -> dict[str, str | int]:
-    """The device and thread settings a run used (with the ``CUDA_VISIBLE_DEVICES`` it was
-    given, when set: the GPUs of a ``--jobs`` worker or a Ray task)."""
-    record: dict[str, str | int] = {"device": str(device), "torch_threads": torch.get_num_threads()}
+    """The device, processor and thread settings a run used (with the ``CUDA_VISIBLE_DEVICES``
+    it was given, when set: the GPUs of a ``--jobs`` worker or a Ray task)."""
+    record: dict[str, str | int] = {
+        "device": str(device),
+        "cpu": cpu_model(),
+        "torch_threads": torch.get_num_threads(),
+    }
     if device.type == "cuda":
         record["cuda_device"] = torch.cuda.get_device_name(device)
     if "CUDA_VISIBLE_DEVICES" in os.environ:

@@ -310,3 +310,31 @@ def test_refresh_recomputes_stale_tables_and_keeps_the_runs(copy):
     assert after["paired.csv"] != before["paired.csv"]
     with pytest.raises(BenchError, match="not a results bundle"):
         refresh_bundle(copy / "runs")
+
+
+def test_rerun_on_another_processor_compares_probabilities_within_a_tolerance(tmp_path):
+    """CPU float kernels differ between processor types: a bundle made on another CPU (or an
+    unrecorded one) must give the same labels and accuracies, and probabilities within 1e-4."""
+    from bench._rerun import CPU_FLOAT_RTOL
+
+    runs = tmp_path / "runs"
+    run_one(tiny_config(strategy="dss"), suite="t", profile="tiny", runs_dir=runs, echo=print)
+    bundle = export_bundle(runs, "t", "tiny", tmp_path / "bundle")
+
+    def made_elsewhere(name: str, scale: float) -> Path:
+        copy = Path(shutil.copytree(bundle, tmp_path / name))
+        env = read_json(_run(copy) / "env.json")
+        write_json(_run(copy) / "env.json", {**env, "cpu": "another processor"})
+        for checkpoint in ("predictions.jsonl.gz", "predictions-last.jsonl.gz"):
+            path = run_files(copy, _run(copy))[checkpoint]
+            rows = [json.loads(line) for line in gzip.decompress(path.read_bytes()).splitlines()]
+            rows[0]["confidence"] *= scale
+            path.write_bytes(gzip_bytes("".join(json.dumps(r) + "\n" for r in rows).encode()))
+        _rehash(copy)
+        return copy
+
+    lines: list[str] = []
+    assert rerun_bundle(made_elsewhere("close", 1 + CPU_FLOAT_RTOL / 10), echo=lines.append) == []
+    assert any("rerun on" in line and "within 0.0001" in line for line in lines)
+    found = _cells(rerun_bundle(made_elsewhere("far", 1 + 10 * CPU_FLOAT_RTOL), echo=print))
+    assert any(cell.endswith(".confidence") for _, cell in found)
