@@ -276,16 +276,17 @@ def export_bundle(
         for name, text in tables.items():
             write_text_atomic(staging / name, text)
         write_json(staging / PROVENANCE, _provenance(staging, suite, profile, spec, all_pairs))
-        _share_duplicates(staging)
-        _write_manifest(staging)
-        _swap_in(staging, out)
+        _seal(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return out
 
 
-def _swap_in(staging: Path, out: Path) -> None:
-    """Put the finished ``staging`` folder at ``out`` (an old ``out`` is removed after)."""
+def _seal(staging: Path, out: Path) -> None:
+    """Store duplicates once, write the manifest, and put ``staging`` at ``out`` (an old
+    ``out`` is removed after)."""
+    _share_duplicates(staging)
+    _write_manifest(staging)
     old = staging.with_name(f"{staging.name}-replaced")
     if out.exists():
         out.rename(old)
@@ -323,9 +324,7 @@ def refresh_bundle(path: str | Path) -> Path:
         settings["method"] = spec.describe()
         settings["bootstrap"].pop("permutations", None)  # the sign-flip test these replaced
         write_json(staging / PROVENANCE, provenance)
-        _share_duplicates(staging)
-        _write_manifest(staging)
-        _swap_in(staging, bundle)
+        _seal(staging, bundle)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return bundle
