@@ -2,7 +2,7 @@
 
 ``L = alpha1 * L_pred + alpha2 * L_explain + alpha3 * KL(p_pred || p_explain)`` where each p is
 the masked, max-pooled, renormalised softmax of that branch's decoder logits
-(:func:`method.pooled_distribution`), the label branch detached when ``mi_stop_grad``.
+(:func:`bench.losses.pooled_distribution`), the label branch detached when ``mi_stop_grad``.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import torch
 
 from baselines._dss import DistillingStepByStep
+from bench.losses import pooled_kl, pooled_log_distribution
 from bench.strategy import STRATEGIES, TaskOutput
-from method._mi import pooled_kl, pooled_log_distribution
 
 
 @STRATEGIES.register("dss+kl")

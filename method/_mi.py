@@ -13,8 +13,8 @@ Four terms, from the released code to a learned bound:
   ``model_utils.py``, ``TaskPrefixTrainer.compute_loss``;
 - ``mi_paper_loss``: the paper's description done properly, a cross-entropy between masked,
   normalised max-pooled distributions;
-- ``kl_loss``: KL(p_pred || p_explain) on the same distributions (``mi_paper_loss`` minus the
-  entropy of p_pred);
+- (``bench.losses.kl_loss``, the KL baseline's term: KL(p_pred || p_explain) on the same
+  distributions, ``mi_paper_loss`` minus the entropy of p_pred;)
 - ``InfoNCEHead``: a learned InfoNCE lower bound on I(pred; explain) over decoder hidden states.
 
 Dtypes: logits in bf16/fp16/fp32 are computed and returned in float32, fp64 stays fp64.
@@ -29,16 +29,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from bench.strategy import TaskOutput
-
-
-def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
-    """float32 for bf16/fp16/fp32 inputs, float64 for float64."""
-    return torch.promote_types(dtype, torch.float32)
-
-
-def _log_softmax(logits: Tensor) -> Tensor:
-    return torch.log_softmax(logits.to(_compute_dtype(logits.dtype)), dim=-1)
+from bench.losses import (
+    log_pooled_distribution,
+    log_softmax,
+    pooled_cross_entropy,
+)
 
 
 def mi_code_from_log_probs(predict_log_probs: Tensor, explain_log_probs: Tensor) -> Tensor:
@@ -50,44 +45,6 @@ def mi_code_from_log_probs(predict_log_probs: Tensor, explain_log_probs: Tensor)
     pooled_p = predict_log_probs.detach().max(dim=-2).values.exp()  # [B, V]
     pooled_e = explain_log_probs.max(dim=-2).values.exp()  # [B, V]
     return F.cross_entropy(pooled_e, pooled_p)
-
-
-def packed_pooled_log_distribution(log_probs: Tensor, rows: Tensor, batch_size: int) -> Tensor:
-    """log of the masked, max-pooled, renormalised distribution from packed rows.
-
-    log_probs [N, V] (log-softmax at the real target positions), rows [N] (each row's example
-    index) -> [B, V], finite. Raises ValueError when an example has no row.
-    """
-    counts = torch.bincount(rows, minlength=batch_size)
-    if batch_size and int(counts.min()) == 0:
-        raise ValueError("every row of the target mask needs at least one real token")
-    index = rows[:, None].expand(-1, log_probs.shape[-1])  # [N, V]
-    start = log_probs.new_full((batch_size, log_probs.shape[-1]), float("-inf"))
-    pooled = start.scatter_reduce(0, index, log_probs, reduce="amax", include_self=True)
-    return pooled - torch.logsumexp(pooled, dim=-1, keepdim=True)  # [B, V]
-
-
-def pooled_log_distribution(out: TaskOutput, detach: bool = False) -> Tensor:
-    """[B, V] log of the masked max-pooled distribution of a packed teacher-forced pass."""
-    log_probs = out.log_probs.detach() if detach else out.log_probs
-    return packed_pooled_log_distribution(log_probs, out.rows, out.mask.shape[0])
-
-
-def pooled_cross_entropy(log_p_pred: Tensor, log_p_explain: Tensor) -> Tensor:
-    """H(p_pred, p_explain) of [B, V] log-distributions, mean over the batch: []."""
-    return -(log_p_pred.exp() * log_p_explain).sum(dim=-1).mean()
-
-
-def pooled_kl(log_p_pred: Tensor, log_p_explain: Tensor) -> Tensor:
-    """KL(p_pred || p_explain) of [B, V] log-distributions, mean over the batch: []."""
-    return (log_p_pred.exp() * (log_p_pred - log_p_explain)).sum(dim=-1).mean()
-
-
-def _log_pooled_distribution(logits: Tensor, mask: Tensor) -> Tensor:
-    """log of ``pooled_distribution``: logits [B, L, V], mask [B, L] -> [B, V], finite."""
-    real = mask != 0
-    packed = _log_softmax(logits)[real]  # [N, V]
-    return packed_pooled_log_distribution(packed, real.nonzero(as_tuple=True)[0], logits.shape[0])
 
 
 def mi_code_loss(predict_logits: Tensor, explain_logits: Tensor) -> Tensor:
@@ -105,18 +62,7 @@ def mi_code_loss(predict_logits: Tensor, explain_logits: Tensor) -> Tensor:
 
     Example: ``loss = alpha * l_pred + (1 - alpha) * l_explain + beta * mi_code_loss(p, e)``.
     """
-    return mi_code_from_log_probs(
-        _log_softmax(predict_logits.detach()), _log_softmax(explain_logits)
-    )
-
-
-def pooled_distribution(logits: Tensor, mask: Tensor) -> Tensor:
-    """Softmax over V, max over the real (``mask != 0``) positions, normalised to sum 1 over V.
-
-    logits [B, L, V], mask [B, L] -> [B, V] float32 (fp64 for fp64); padding is excluded.
-    Raises ValueError when a row of ``mask`` has no real token.
-    """
-    return _log_pooled_distribution(logits, mask).exp()
+    return mi_code_from_log_probs(log_softmax(predict_logits.detach()), log_softmax(explain_logits))
 
 
 def mi_paper_loss(
@@ -137,28 +83,8 @@ def mi_paper_loss(
     if stop_grad:
         predict_logits = predict_logits.detach()
     return pooled_cross_entropy(
-        _log_pooled_distribution(predict_logits, predict_mask),
-        _log_pooled_distribution(explain_logits, explain_mask),
-    )
-
-
-def kl_loss(
-    predict_logits: Tensor,
-    predict_mask: Tensor,
-    explain_logits: Tensor,
-    explain_mask: Tensor,
-    stop_grad: bool = True,
-) -> Tensor:
-    """KL(p_pred || p_explain) of the masked pooled distributions, mean over the batch.
-
-    Shapes as ``mi_paper_loss`` -> [] float32 (fp64 for fp64); >= 0 up to float error, 0 when the
-    two distributions are equal. p_pred is detached when ``stop_grad``.
-    """
-    if stop_grad:
-        predict_logits = predict_logits.detach()
-    return pooled_kl(
-        _log_pooled_distribution(predict_logits, predict_mask),
-        _log_pooled_distribution(explain_logits, explain_mask),
+        log_pooled_distribution(predict_logits, predict_mask),
+        log_pooled_distribution(explain_logits, explain_mask),
     )
 
 

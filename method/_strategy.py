@@ -16,13 +16,9 @@ import torch
 from torch import nn
 
 from baselines._dss import DistillingStepByStep
+from bench.losses import pooled_cross_entropy, pooled_log_distribution
 from bench.strategy import STRATEGIES, TaskOutput
-from method._mi import (
-    InfoNCEHead,
-    mi_code_from_log_probs,
-    pooled_cross_entropy,
-    pooled_log_distribution,
-)
+from method._mi import InfoNCEHead, mi_code_from_log_probs
 
 
 @STRATEGIES.register("dss+mi")

@@ -18,17 +18,14 @@ import numpy as np
 import pytest
 import torch
 
-from method._mi import (
-    InfoNCEHead,
+from bench.losses import (
     kl_loss,
-    mi_code_from_log_probs,
-    mi_code_loss,
-    mi_paper_loss,
     packed_pooled_log_distribution,
     pooled_cross_entropy,
     pooled_distribution,
     pooled_kl,
 )
+from method._mi import InfoNCEHead, mi_code_from_log_probs, mi_code_loss, mi_paper_loss
 
 B, LP, LE, V = 3, 5, 7, 11
 PREDICT_LENGTHS = [5, 2, 3]  # real target tokens per example; the rest is padding
