@@ -31,13 +31,23 @@ def _estimate_seconds(configs: list[RunConfig], runs_dir: Path, suite: str) -> f
     return sum(seen) / len(seen)
 
 
-def describe_plan(suite: str, profile: str, configs: list[RunConfig], runs_dir: str | Path) -> str:
-    """One line per run (cache hit or to train) and a total: steps, examples, estimated time."""
+def describe_plan(
+    suite: str,
+    profile: str,
+    configs: list[RunConfig],
+    runs_dir: str | Path,
+    notes: list[str] | None = None,
+) -> str:
+    """One line per run (cache hit or to train) and a total: steps, examples, estimated time.
+
+    ``notes`` (one per config) end each run's line, e.g. an ablation's ``alpha3=0.1``.
+    """
     runs_dir = Path(runs_dir)
     lines = [f"suite {suite}, profile {profile}: {len(configs)} runs"]
     todo = 0
     examples = 0
-    for config in configs:
+    notes = notes or [""] * len(configs)
+    for config, note in zip(configs, notes, strict=True):
         state = _state(run_dir(runs_dir, suite, config))
         hit = state == FINISHED
         todo += not hit
@@ -47,7 +57,7 @@ def describe_plan(suite: str, profile: str, configs: list[RunConfig], runs_dir: 
         lines.append(
             f"  {label:7s} {config.dataset:6s} {config.strategy:12s} "
             f"seed {config.seed}  {config.model}  {config.max_steps} steps  "
-            f"[{config.config_hash()}]"
+            f"[{config.config_hash()}]" + (f"  {note}" if note else "")
         )
     per_run = _estimate_seconds(configs, runs_dir, suite)
     estimate = f", ~{per_run * todo / 60:.1f} min (from finished runs)" if per_run and todo else ""

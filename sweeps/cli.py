@@ -29,7 +29,7 @@ def _ints(flag: str, value: str | None) -> list[int] | None:
 def _cmd_ablate(args: argparse.Namespace) -> int:
     from bench.config import parse_set_options
     from bench.plan import describe_plan
-    from sweeps._ablate import plan_ablation, run_ablation
+    from sweeps._ablate import plan_ablation, plan_lines, run_ablation
     from sweeps._keys import parse_values
 
     plan = plan_ablation(
@@ -43,8 +43,9 @@ def _cmd_ablate(args: argparse.Namespace) -> int:
         overrides=parse_set_options(args.set),
     )
     execution = execution_from_args(args)
-    print(f"ablation of {plan.key}: {', '.join(map(str, plan.values))}")
-    print(describe_plan(plan.suite, plan.profile, plan.configs, args.runs_dir))
+    print("\n".join(plan_lines(plan)))
+    values = [f"{plan.key}={value}" for value, _ in plan.runs]
+    print(describe_plan(plan.suite, plan.profile, plan.configs, args.runs_dir, notes=values))
     if args.dry_run:
         return 0
     section = run_ablation(
