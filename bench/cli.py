@@ -9,9 +9,13 @@ with ``--debug``); Ctrl-C ends with one line saying that rerunning resumes (exit
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+import warnings
 from collections.abc import Sequence
 
+from bench import __version__
+from bench._text import plain_text, plural
 from bench.cli_args import add_jobs_argument, add_plan_arguments, execution_from_args, parse_seeds
 from bench.errors import BenchError
 from bench.perf.cli import add_perf_parser
@@ -123,9 +127,9 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         print(render_mismatches(found))
         return 1
     n_runs = sum(name.endswith("/metrics.json") for name in files)
-    print(f"ok: {len(files)} files, {n_runs} runs verified")
+    print(f"ok: {plural(len(files), 'file')}, {plural(n_runs, 'run')} verified")
     if args.rerun:
-        print(f"ok: {len(bundle_runs(args.path, subset))} runs retrained and matched")
+        print(f"ok: {plural(len(bundle_runs(args.path, subset)), 'run')} retrained and matched")
     return 0
 
 
@@ -144,10 +148,27 @@ def _split(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
+def quiet_third_party() -> None:
+    """Silence library chatter that says nothing to a bench user (``--debug`` keeps it):
+    matplotlib's font and layout messages (logged, or warned at the caller's line)."""
+    logging.getLogger("matplotlib").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module=r"matplotlib(\.|$)")
+    for message in (
+        r"No artists with labels found",
+        r".*layout not applied",
+        r".*(?:Tight|tight|constrained)[_ ]?layout",
+        r"Glyph \d+ .* missing from",
+    ):
+        warnings.filterwarnings("ignore", message=message, category=UserWarning)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    parser = argparse.ArgumentParser(prog="bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser = argparse.ArgumentParser(prog="bench", description=plain_text(__doc__.splitlines()[0]))
+    parser.add_argument("--version", action="version", version=f"cotbench {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="show tracebacks and third-party warnings"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     data = sub.add_parser("data", help="inspect or fetch the DSS data").add_subparsers(
@@ -228,6 +249,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``bench`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if not args.debug:
+        quiet_third_party()
     try:
         return args.func(args)
     except BenchError as err:

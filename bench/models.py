@@ -113,7 +113,7 @@ def _load_pretrained(name: str) -> LoadedModel:
         raise ConfigError(
             f"model {name!r}: weights not found locally ({type(err).__name__}); use a preset "
             f"({', '.join(MODELS.names())}), a local checkpoint directory, or download it once "
-            f"with network access: `huggingface-cli download {name}` (then HF_HUB_OFFLINE=1 works)"
+            f"with network access: `hf download {name}` (then HF_HUB_OFFLINE=1 works)"
         ) from None
     return LoadedModel(model, tokenizer, None)
 

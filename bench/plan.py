@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bench._text import plural
 from bench.config import RunConfig
 from bench.executors import Execution, Outcome, run_configs
 from bench.runner import RunResult, load_run_data
@@ -43,7 +44,7 @@ def describe_plan(
     ``notes`` (one per config) end each run's line, e.g. an ablation's ``alpha3=0.1``.
     """
     runs_dir = Path(runs_dir)
-    lines = [f"suite {suite}, profile {profile}: {len(configs)} runs"]
+    lines = [f"suite {suite}, profile {profile}: {plural(len(configs), 'run')}"]
     todo = 0
     examples = 0
     notes = notes or [""] * len(configs)
@@ -61,7 +62,10 @@ def describe_plan(
         )
     per_run = _estimate_seconds(configs, runs_dir, suite)
     estimate = f", ~{per_run * todo / 60:.1f} min (from finished runs)" if per_run and todo else ""
-    lines.append(f"to train: {todo} runs, {examples:,} training examples processed{estimate}")
+    lines.append(
+        f"to train: {plural(todo, 'run')}, {plural(examples, 'training example')} "
+        f"processed{estimate}"
+    )
     return "\n".join(lines)
 
 

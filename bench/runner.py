@@ -321,12 +321,14 @@ def _train_and_evaluate(
 
     model = accelerator.unwrap_model(model)
     test_settings = replace(settings, generate_rationales=config.generate_rationales)
-    results = {"last": evaluate(model, tokenizer, strategy, splits.test, test_settings)}
+    results = {"last": evaluate(model, tokenizer, strategy, splits.test, test_settings, "test")}
     if state.best_step == state.step:
         results["best"] = results["last"]
     else:
         load_best(model, strategy, directory)
-        results["best"] = evaluate(model, tokenizer, strategy, splits.test, test_settings)
+        results["best"] = evaluate(
+            model, tokenizer, strategy, splits.test, test_settings, "test (best checkpoint)"
+        )
     other = "last" if config.select == "best" else "best"
     files = {config.select: "predictions.jsonl", other: f"predictions-{other}.jsonl"}
     suite, profile = origin

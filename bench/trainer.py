@@ -267,7 +267,7 @@ def train(
 
         if state.step % config.eval_every == 0 or state.step == config.max_steps:
             metrics, _ = evaluate(
-                unwrapped.model, tokenizer, unwrapped.strategy, valid, eval_settings
+                unwrapped.model, tokenizer, unwrapped.strategy, valid, eval_settings, "validating"
             )
             state.history.append({"kind": "valid", "step": state.step, **metrics})
             if metrics["accuracy"] > state.best_accuracy:

@@ -42,6 +42,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace, runs_dir: str | Path, **where) -> int:
+    from bench._text import plural
     from reports._report import build_report
     from reports._stats import BootstrapSpec
 
@@ -59,8 +60,9 @@ def _report(args: argparse.Namespace, runs_dir: str | Path, **where) -> int:
         n_examples=args.examples,
         **where,
     )
-    print(f"report: {result.html} ({result.n_runs} finished runs)")
-    print(f"tables: {len(result.tables)} files, figures: {len(result.figures)} files")
+    print(f"report: {result.html} ({plural(result.n_runs, 'finished run')})")
+    tables, figures = plural(len(result.tables), "file"), plural(len(result.figures), "file")
+    print(f"tables: {tables}, figures: {figures}")
     for message in result.missing:
         print(f"missing: {message}")
     return 0

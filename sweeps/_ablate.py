@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from bench._text import plural
 from bench.config import RunConfig
 from bench.errors import ConfigError
 from bench.executors import Execution
@@ -255,7 +256,7 @@ def run_ablation(
         title=f"Ablation: {plan.key} ({where})",
         text=(
             f"{plan.key} takes the values {', '.join(map(str, plan.values))} in "
-            f"{len(plan.runs)} runs; each value is compared with the default "
+            f"{plural(len(plan.runs), 'run')}; each value is compared with the default "
             f"({', '.join(f'{d}: {v}' for d, v in plan.defaults.items())}) on the same test "
             "examples. Checkpoints are chosen on validation; the table reports test." + inert
         ),

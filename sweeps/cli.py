@@ -135,7 +135,14 @@ def add_sweep_parsers(subparsers: Any) -> None:
         help="Optuna RDB URL, e.g. postgresql://user@host/db, or a journal file path "
         "(default: <runs-dir>/optuna/<study>.journal)",
     )
-    sweep.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
+    sweep.add_argument(
+        "--jobs",
+        "--workers",
+        dest="workers",
+        type=int,
+        default=1,
+        help="worker processes, each running trials (default: 1; --workers is the old name)",
+    )
     sweep.add_argument("--timeout", type=float, help="seconds after which no trial starts")
     sweep.add_argument(
         "--executor",

@@ -39,7 +39,7 @@ def test_preset_init_follows_the_seed():
 
 def test_missing_hub_weights_say_how_to_get_them(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(ConfigError, match="huggingface-cli download google/t5-v1_1-nonexistent"):
+    with pytest.raises(ConfigError, match="`hf download google/t5-v1_1-nonexistent`"):
         load_model("google/t5-v1_1-nonexistent", TEXTS, 60, seed=0)
     with pytest.raises(ConfigError, match="not a preset"):
         load_model("t5-huge-random", TEXTS, 60, seed=0)
