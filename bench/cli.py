@@ -67,6 +67,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         force=args.force,
         execution=execution,
+        save_model=args.save_model,
     )
     return 0
 
@@ -190,6 +191,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_plan_arguments(run)
     run.add_argument(
         "--force", action="store_true", help="retrain finished runs (old ones are moved aside)"
+    )
+    run.add_argument(
+        "--save-model",
+        action="store_true",
+        help="keep each new run's selected checkpoint and tokenizer in <run>/model "
+        "(save_pretrained; not part of the config hash)",
     )
     add_jobs_argument(run)
     run.add_argument("--dry-run", action="store_true", help="print the plan and exit")

@@ -79,6 +79,7 @@ def execute_plan(
     force: bool = False,
     jobs: int = 1,
     execution: Execution | None = None,
+    save_model: bool = False,
 ) -> list[RunResult]:
     """Run every config; print one line per run with its test accuracy.
 
@@ -88,7 +89,8 @@ def execute_plan(
     ``execution.threads`` torch threads (default :data:`bench.runner.DEFAULT_THREADS`) whatever
     ``jobs`` is, so its numbers do not depend on ``jobs``; results come back in plan order.
     ``execution`` (which overrides ``jobs``) also spreads runs over GPUs or a Ray cluster
-    (:mod:`bench.executors`).
+    (:mod:`bench.executors`). ``save_model`` keeps each new run's selected checkpoint in its
+    ``model/`` directory (a run option: the config and its hash do not change).
     """
     execution = (execution or Execution(jobs=jobs)).validate()
     for config in configs:
@@ -102,6 +104,7 @@ def execute_plan(
         runs_dir=runs_dir,
         data_dir=data_dir,
         force=force,
+        save_model=save_model,
         # a Ray task's reserved CPUs are its threads unless --threads says otherwise
         threads=execution.threads
         or (execution.cpus_per_run if execution.executor == "ray" else None),

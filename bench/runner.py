@@ -6,6 +6,9 @@ config hash is a cache hit and is not retrained. A run trains with a fixed numbe
 so its numbers do not depend on ``--jobs`` or ``OMP_NUM_THREADS``. A resumed run reuses its own
 ``tokenizer.json`` and ``env.json``. Finishing writes the predictions, then ``metrics.json``, then
 removes the checkpoints, so a crash at any point leaves a run that resumes or is finished.
+``save_model`` (``bench run --save-model``, not part of the config or its hash) first keeps the
+selected checkpoint and its tokenizer in ``model/`` (``save_pretrained``; reload it with
+``AutoModelForSeq2SeqLM.from_pretrained(run / "model")``).
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from bench.tokenizer import default_cache_dir
 from bench.trainer import load_best, make_accelerator, train
 
 TOKENIZER_EXTRA_TEXT = f"{PREDICT_PREFIX} {EXPLAIN_PREFIX} So the answer is"
+MODEL_DIR = "model"  # --save-model: the selected checkpoint and tokenizer (save_pretrained)
 DEFAULT_THREADS = 1  # torch threads per run: CPU float sums depend on the count, so it is fixed
 # (not cores/jobs) and recorded in env.json; one thread is also the fastest under load
 
@@ -120,6 +124,7 @@ def run_one(
     interrupt_at_step: int | None = None,
     on_validation: Callable[[int, dict], None] | None = None,
     threads: int | None = None,
+    save_model: bool = False,
 ) -> RunResult:
     """Train and evaluate one run, or return the finished run with the same config.
 
@@ -127,6 +132,8 @@ def run_one(
     :func:`bench.trainer.train`). ``threads``: torch threads for a new run (default
     :data:`DEFAULT_THREADS`); a resumed run uses the count it recorded. A damaged run
     (:class:`~bench.store.DamagedRun`) is an error; with ``force`` it is moved aside and retrained.
+    ``save_model``: keep the selected checkpoint in ``<run>/model`` (a cache hit without one
+    says so: retrain it with ``force``).
     """
     config.validate()
     directory = run_dir(Path(runs_dir), suite, config)
@@ -135,6 +142,8 @@ def run_one(
     hit = _cache_hit(directory, config, force, echo if process.is_main_process else None)
     process.wait_for_everyone()
     if hit is not None:
+        if save_model and not (directory / MODEL_DIR).is_dir() and process.is_main_process:
+            echo(f"{directory}: finished without --save-model; --force retrains it to keep it")
         return hit
     with run_lock(directory, echo) if process.is_main_process else nullcontext() as waited:
         if waited and run_state(directory) == FINISHED:  # the other process finished it
@@ -148,6 +157,7 @@ def run_one(
                 interrupt_at_step,
                 on_validation,
                 echo,
+                save_model,
             )
 
 
@@ -171,6 +181,20 @@ def _cache_hit(
     if force and state in (FINISHED, "damaged") and echo is not None:
         echo(f"--force: previous run moved to {move_aside(directory)}")
     return None
+
+
+def _save_model(model: torch.nn.Module, tokenizer, directory: Path) -> Path:
+    """``save_pretrained`` of the model and tokenizer into ``<run>/model`` (written beside it,
+    then renamed into place; an earlier attempt's copy is replaced)."""
+    target = directory / MODEL_DIR
+    tmp = directory / f".{MODEL_DIR}.{os.getpid()}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    if target.exists():
+        shutil.rmtree(target)
+    tmp.rename(target)
+    return target
 
 
 def _drop_checkpoints(directory: Path) -> None:
@@ -257,6 +281,7 @@ def _train_and_evaluate(
     interrupt_at_step: int | None,
     on_validation: Callable[[int, dict], None] | None,
     echo: Callable[[str], None],
+    save_model: bool = False,
 ) -> RunResult:
     check_same_config(directory, config)
     own_tokenizer = _own_tokenizer(directory)
@@ -284,6 +309,7 @@ def _train_and_evaluate(
             **environment_record(accelerator.device),
             "num_processes": accelerator.num_processes,
             "data_sources": splits.sources,
+            "model_identity": loaded.identity,
             "tokenizer_sha256": file_sha256(loaded.tokenizer_file)
             if loaded.tokenizer_file
             else None,
@@ -322,6 +348,8 @@ def _train_and_evaluate(
     model = accelerator.unwrap_model(model)
     test_settings = replace(settings, generate_rationales=config.generate_rationales)
     results = {"last": evaluate(model, tokenizer, strategy, splits.test, test_settings, "test")}
+    if save_model and main and config.select == "last":
+        _save_model(model, tokenizer, directory)  # before the best checkpoint replaces it
     if state.best_step == state.step:
         results["best"] = results["last"]
     else:
@@ -349,6 +377,8 @@ def _train_and_evaluate(
         "prediction_files": files,
         "timing": {"train_s": trained - started, "eval_s": time.perf_counter() - trained},
     }
+    if save_model and main and config.select == "best":
+        _save_model(model, tokenizer, directory)
     if main:
         for which, name in files.items():
             write_jsonl(directory / name, results[which][1])
