@@ -16,7 +16,13 @@ from collections.abc import Sequence
 
 from bench import __version__
 from bench._text import plain_text, plural
-from bench.cli_args import add_jobs_argument, add_plan_arguments, execution_from_args, parse_seeds
+from bench.cli_args import (
+    add_jobs_argument,
+    add_plan_arguments,
+    add_run_options,
+    execution_from_args,
+    parse_seeds,
+)
 from bench.errors import BenchError
 from bench.perf.cli import add_perf_parser
 from reports.cli import add_report_parser
@@ -45,6 +51,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from bench.config import parse_set_options
     from bench.plan import describe_plan, execute_plan
     from bench.suites import load_suite, plan_runs
+    from bench.tracking import check_trackers
 
     suite = load_suite(args.suite)
     profile, configs = plan_runs(
@@ -56,6 +63,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         overrides=parse_set_options(args.set),
     )
     execution = execution_from_args(args)
+    log_with = check_trackers(args.log_with)  # a missing tracker fails before any training
     print(describe_plan(suite.name, profile, configs, args.runs_dir))
     if args.dry_run:
         return 0
@@ -68,6 +76,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         force=args.force,
         execution=execution,
         save_model=args.save_model,
+        log_with=log_with,
     )
     return 0
 
@@ -192,12 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--force", action="store_true", help="retrain finished runs (old ones are moved aside)"
     )
-    run.add_argument(
-        "--save-model",
-        action="store_true",
-        help="keep each new run's selected checkpoint and tokenizer in <run>/model "
-        "(save_pretrained; not part of the config hash)",
-    )
+    add_run_options(run)
     add_jobs_argument(run)
     run.add_argument("--dry-run", action="store_true", help="print the plan and exit")
     run.set_defaults(func=_cmd_run)

@@ -80,6 +80,7 @@ def execute_plan(
     jobs: int = 1,
     execution: Execution | None = None,
     save_model: bool = False,
+    log_with: tuple[str, ...] = (),
 ) -> list[RunResult]:
     """Run every config; print one line per run with its test accuracy.
 
@@ -90,7 +91,8 @@ def execute_plan(
     ``jobs`` is, so its numbers do not depend on ``jobs``; results come back in plan order.
     ``execution`` (which overrides ``jobs``) also spreads runs over GPUs or a Ray cluster
     (:mod:`bench.executors`). ``save_model`` keeps each new run's selected checkpoint in its
-    ``model/`` directory (a run option: the config and its hash do not change).
+    ``model/`` directory and ``log_with`` names experiment trackers (:mod:`bench.tracking`):
+    run options, the configs and their hashes do not change.
     """
     execution = (execution or Execution(jobs=jobs)).validate()
     for config in configs:
@@ -105,6 +107,7 @@ def execute_plan(
         data_dir=data_dir,
         force=force,
         save_model=save_model,
+        log_with=log_with,
         # a Ray task's reserved CPUs are its threads unless --threads says otherwise
         threads=execution.threads
         or (execution.cpus_per_run if execution.executor == "ray" else None),

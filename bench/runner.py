@@ -17,7 +17,7 @@ import functools
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -47,6 +47,7 @@ from bench.store import (
 )
 from bench.strategy import EXPLAIN_PREFIX, PREDICT_PREFIX, STRATEGIES
 from bench.tokenizer import default_cache_dir
+from bench.tracking import check_trackers, tracker_dir
 from bench.trainer import load_best, make_accelerator, train
 
 TOKENIZER_EXTRA_TEXT = f"{PREDICT_PREFIX} {EXPLAIN_PREFIX} So the answer is"
@@ -125,6 +126,7 @@ def run_one(
     on_validation: Callable[[int, dict], None] | None = None,
     threads: int | None = None,
     save_model: bool = False,
+    log_with: Sequence[str] = (),
 ) -> RunResult:
     """Train and evaluate one run, or return the finished run with the same config.
 
@@ -133,8 +135,10 @@ def run_one(
     :data:`DEFAULT_THREADS`); a resumed run uses the count it recorded. A damaged run
     (:class:`~bench.store.DamagedRun`) is an error; with ``force`` it is moved aside and retrained.
     ``save_model``: keep the selected checkpoint in ``<run>/model`` (a cache hit without one
-    says so: retrain it with ``force``).
+    says so: retrain it with ``force``). ``log_with``: experiment trackers that follow the
+    training of a run that is not a cache hit (:mod:`bench.tracking`).
     """
+    log_with = check_trackers(log_with)
     config.validate()
     directory = run_dir(Path(runs_dir), suite, config)
     # one process, or one of several under `accelerate launch` / `torchrun` (gloo on a CPU host)
@@ -158,6 +162,7 @@ def run_one(
                 on_validation,
                 echo,
                 save_model,
+                log_with,
             )
 
 
@@ -282,6 +287,7 @@ def _train_and_evaluate(
     on_validation: Callable[[int, dict], None] | None,
     echo: Callable[[str], None],
     save_model: bool = False,
+    log_with: Sequence[str] = (),
 ) -> RunResult:
     check_same_config(directory, config)
     own_tokenizer = _own_tokenizer(directory)
@@ -289,7 +295,7 @@ def _train_and_evaluate(
     splits = load_run_data(config, data_dir)
     train_examples = apply_noise(splits.train, config.noise)
     strategy = STRATEGIES.get(config.strategy)(config)
-    accelerator = make_accelerator(config)
+    accelerator = make_accelerator(config, log_with, tracker_dir(directory))
     main = accelerator.is_main_process
     with accelerator.main_process_first():  # one process trains a preset's tokenizer
         loaded = load_model(
@@ -339,6 +345,7 @@ def _train_and_evaluate(
         valid=splits.valid,
         eval_settings=settings,
         work_dir=directory,
+        run_name=run_dir(Path(), origin[0], config).as_posix(),
         interrupt_at_step=interrupt_at_step,
         on_validation=on_validation,
         echo=echo if main else lambda _: None,

@@ -210,6 +210,8 @@ def run_ablation(
     spec: BootstrapSpec | None = None,
     jobs: int = 1,
     execution: Execution | None = None,
+    save_model: bool = False,
+    log_with: tuple[str, ...] = (),
 ) -> Path:
     """Train the plan (finished runs are cache hits, ``jobs`` at once, or as ``execution``
     says: GPUs, a Ray cluster), write table, figure and section.
@@ -226,6 +228,8 @@ def run_ablation(
         data_dir=data_dir,
         jobs=jobs,
         execution=execution,
+        save_model=save_model,
+        log_with=log_with,
     )
     table = ablation_table(plan, runs_dir, spec)
     where = f"suite {plan.suite}, profile {plan.profile}"
