@@ -153,6 +153,7 @@ def add_sweep_parsers(subparsers: Any) -> None:
         "--jobs",
         "--workers",
         dest="workers",
+        metavar="N",
         type=int,
         default=1,
         help="worker processes, each running trials (default: 1; --workers is the old name)",

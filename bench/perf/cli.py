@@ -60,6 +60,7 @@ def add_perf_parser(subparsers: argparse._SubParsersAction) -> None:
         "--out",
         "--output",
         dest="output",
+        metavar="FILE",
         help="also write the JSON to this file, atomically (--output is the old name)",
     )
     perf.set_defaults(func=_cmd_perf)
