@@ -91,4 +91,6 @@ def _has_files(folder: Path) -> bool:
 
 
 def _describe(identity: dict) -> str:
-    return ", ".join(f"{k} {v}" for k, v in identity.items() if k != "html" and v is not None)
+    """``"Run store: runs, suite smoke, profile any"``."""
+    filters = [f"{key} {identity.get(key) or 'any'}" for key in ("suite", "profile")]
+    return ", ".join([str(identity.get("source")), *filters])

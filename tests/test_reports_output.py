@@ -38,7 +38,7 @@ def test_a_report_replaces_only_its_own_files_and_clears_its_stale_figures(tmp_p
     stale.write_bytes(b"png")
     build_report(runs, out=out, tables_dir=tmp_path / "r" / "tables", spec=SPEC, suite="smoke")
     assert out.is_file() and not stale.exists()  # the same report: replaced, stale figure gone
-    with pytest.raises(ConfigError, match="holds another report"):
+    with pytest.raises(ConfigError, match=r"holds another report \(Run store: .*, suite smoke, "):
         build_report(runs, out=out, tables_dir=tmp_path / "r" / "tables", spec=SPEC, suite="x")
     build_report(
         runs, out=out, tables_dir=tmp_path / "r" / "tables", spec=SPEC, suite="x", force=True
