@@ -115,7 +115,9 @@ def _ordered(values: list[Any]) -> list[Any]:
 def plan_lines(plan: AblationPlan) -> list[str]:
     """The ablation's own lines of a dry run: the grid and which strategies skip it."""
     lines = [f"ablation of {plan.key}: {', '.join(map(str, plan.values))}"]
-    if plan.inert:
+    if plan.inert and all(c.strategy in plan.inert for c in plan.configs):
+        lines.append(f"no planned strategy reads {plan.key}: only their default runs are planned")
+    elif plan.inert:
         defaults = ", ".join(f"{d}: {v}" for d, v in plan.defaults.items())
         lines.append(
             f"not reading {plan.key}: {', '.join(plan.inert)} (their default runs, "

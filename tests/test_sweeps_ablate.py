@@ -11,6 +11,7 @@ from bench.config import valid_keys
 from bench.errors import ConfigError
 from bench.store import read_json
 from sweeps import AblationPlan, plan_ablation, run_ablation
+from sweeps._ablate import plan_lines
 from sweeps._keys import default_values, parse_values
 from tests.test_sweeps_support import sweep_parser, write_tiny_suite
 
@@ -98,6 +99,9 @@ def test_ablation_trains_only_the_strategies_that_read_the_key():
     assert all(value == c.alpha3 for value, c in plan.runs)
     every = plan_ablation("smoke", "lr")  # a key every strategy reads
     assert every.inert == () and len(every.runs) == 5 * len(every.values)
+    none = plan_ablation("smoke", "alpha3", strategies=["dss"])
+    assert [c.alpha3 for c in none.configs] == [0.1]
+    assert "no planned strategy reads alpha3" in plan_lines(none)[-1]
 
 
 def test_alpha3_dry_run_plans_only_its_readers_and_shows_each_value(tmp_path, capsys):
