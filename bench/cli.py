@@ -160,7 +160,8 @@ def _split(value: str | None) -> list[str] | None:
 
 def quiet_third_party() -> None:
     """Silence library chatter that says nothing to a bench user (``--debug`` keeps it):
-    matplotlib's font and layout messages (logged, or warned at the caller's line)."""
+    matplotlib's font and layout messages (logged, or warned at the caller's line), and
+    transformers' encoder-decoder training notice."""
     logging.getLogger("matplotlib").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", module=r"matplotlib(\.|$)")
     for message in (
@@ -170,6 +171,10 @@ def quiet_third_party() -> None:
         r"Glyph \d+ .* missing from",
     ):
         warnings.filterwarnings("ignore", message=message, category=UserWarning)
+    # transformers' EncoderDecoderModel (minilm-bert2bert) on every training step
+    warnings.filterwarnings(
+        "ignore", message=r"Version v4\.12\.0 introduces", category=FutureWarning
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

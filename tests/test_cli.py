@@ -79,6 +79,7 @@ def test_third_party_chatter_is_silenced():
         quiet_third_party()
         warnings.warn_explicit("x", UserWarning, "legend.py", 1, module="matplotlib.legend")
         warnings.warn("No artists with labels found to put in legend.", UserWarning, stacklevel=1)
+        warnings.warn("Version v4.12.0 introduces a better way", FutureWarning, stacklevel=1)
         warnings.warn("something of ours", UserWarning, stacklevel=1)
     assert [str(w.message) for w in caught] == ["something of ours"]
     assert not logging.getLogger("matplotlib").isEnabledFor(logging.WARNING)
