@@ -177,10 +177,31 @@ def quiet_third_party() -> None:
     )
 
 
+class PrintCompletion(argparse.Action):
+    """``--print-completion SHELL``: the shell's completion script for ``bench`` (shtab)."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        try:
+            import shtab
+        except ImportError:
+            parser.exit(
+                2, "error: --print-completion needs shtab: pip install 'cotbench[completion]'\n"
+            )
+        print(shtab.complete(parser, shell=values))
+        parser.exit(0)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="bench", description=plain_text(__doc__.splitlines()[0]))
     parser.add_argument("--version", action="version", version=f"cotbench {__version__}")
+    parser.add_argument(
+        "--print-completion",
+        choices=("bash", "zsh", "tcsh"),
+        action=PrintCompletion,
+        help="print the shell's completion script, e.g. bench --print-completion bash > "
+        "~/.local/share/bash-completion/completions/bench (pip install 'cotbench[completion]')",
+    )
     parser.add_argument(
         "--debug", action="store_true", help="show tracebacks and third-party warnings"
     )

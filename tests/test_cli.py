@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import warnings
 
 import pytest
@@ -29,6 +30,23 @@ def test_version(capsys):
         main(["--version"])
     assert info.value.code == 0
     assert capsys.readouterr().out.strip() == f"cotbench {__version__}"
+
+
+def test_shell_completion(capsys):
+    pytest.importorskip("shtab", reason="pip install 'cotbench[completion]'")
+    with pytest.raises(SystemExit) as info:
+        main(["--print-completion", "bash"])
+    script = capsys.readouterr().out
+    assert info.value.code == 0 and "complete" in script
+    assert all(command in script for command in ("ablate", "report", "--save-model"))
+
+
+def test_shell_completion_without_shtab_names_the_extra(capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "shtab", None)  # the import fails
+    with pytest.raises(SystemExit) as info:
+        main(["--print-completion", "bash"])
+    assert info.value.code == 2
+    assert "pip install 'cotbench[completion]'" in capsys.readouterr().err
 
 
 def test_help_is_plain_text_everywhere():
