@@ -1,6 +1,6 @@
 """The ``bench`` command line as a user meets it: ``--version``, help without docstring markup in
-any subcommand, one flag name per idea (old names kept as aliases), counted nouns, quiet
-third-party libraries."""
+any subcommand, shell completion, one flag name per idea (old names kept as aliases), counted
+nouns, quiet third-party libraries."""
 
 from __future__ import annotations
 
