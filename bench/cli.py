@@ -9,10 +9,20 @@ with ``--debug``); Ctrl-C ends with one line saying that rerunning resumes (exit
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+import warnings
 from collections.abc import Sequence
 
-from bench.cli_args import add_jobs_argument, add_plan_arguments, execution_from_args, parse_seeds
+from bench import __version__
+from bench._text import plain_text, plural
+from bench.cli_args import (
+    add_jobs_argument,
+    add_plan_arguments,
+    add_run_options,
+    execution_from_args,
+    parse_seeds,
+)
 from bench.errors import BenchError
 from bench.perf.cli import add_perf_parser
 from reports.cli import add_report_parser
@@ -41,6 +51,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from bench.config import parse_set_options
     from bench.plan import describe_plan, execute_plan
     from bench.suites import load_suite, plan_runs
+    from bench.tracking import check_trackers
 
     suite = load_suite(args.suite)
     profile, configs = plan_runs(
@@ -52,6 +63,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         overrides=parse_set_options(args.set),
     )
     execution = execution_from_args(args)
+    log_with = check_trackers(args.log_with)  # a missing tracker fails before any training
     print(describe_plan(suite.name, profile, configs, args.runs_dir))
     if args.dry_run:
         return 0
@@ -63,6 +75,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         force=args.force,
         execution=execution,
+        save_model=args.save_model,
+        log_with=log_with,
     )
     return 0
 
@@ -123,9 +137,9 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         print(render_mismatches(found))
         return 1
     n_runs = sum(name.endswith("/metrics.json") for name in files)
-    print(f"ok: {len(files)} files, {n_runs} runs verified")
+    print(f"ok: {plural(len(files), 'file')}, {plural(n_runs, 'run')} verified")
     if args.rerun:
-        print(f"ok: {len(bundle_runs(args.path, subset))} runs retrained and matched")
+        print(f"ok: {plural(len(bundle_runs(args.path, subset)), 'run')} retrained and matched")
     return 0
 
 
@@ -144,10 +158,53 @@ def _split(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
+def quiet_third_party() -> None:
+    """Silence library chatter that says nothing to a bench user (``--debug`` keeps it):
+    matplotlib's font and layout messages (logged, or warned at the caller's line), and
+    transformers' encoder-decoder training notice."""
+    logging.getLogger("matplotlib").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module=r"matplotlib(\.|$)")
+    for message in (
+        r"No artists with labels found",
+        r".*layout not applied",
+        r".*(?:Tight|tight|constrained)[_ ]?layout",
+        r"Glyph \d+ .* missing from",
+    ):
+        warnings.filterwarnings("ignore", message=message, category=UserWarning)
+    # transformers' EncoderDecoderModel (minilm-bert2bert) on every training step
+    warnings.filterwarnings(
+        "ignore", message=r"Version v4\.12\.0 introduces", category=FutureWarning
+    )
+
+
+class PrintCompletion(argparse.Action):
+    """``--print-completion SHELL``: the shell's completion script for ``bench`` (shtab)."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        try:
+            import shtab
+        except ImportError:
+            parser.exit(
+                2, "error: --print-completion needs shtab: pip install 'cotbench[completion]'\n"
+            )
+        print(shtab.complete(parser, shell=values))
+        parser.exit(0)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    parser = argparse.ArgumentParser(prog="bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser = argparse.ArgumentParser(prog="bench", description=plain_text(__doc__.splitlines()[0]))
+    parser.add_argument("--version", action="version", version=f"cotbench {__version__}")
+    parser.add_argument(
+        "--print-completion",
+        choices=("bash", "zsh", "tcsh"),
+        action=PrintCompletion,
+        help="print the shell's completion script, e.g. bench --print-completion bash > "
+        "~/.local/share/bash-completion/completions/bench (pip install 'cotbench[completion]')",
+    )
+    parser.add_argument(
+        "--debug", action="store_true", help="show tracebacks and third-party warnings"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     data = sub.add_parser("data", help="inspect or fetch the DSS data").add_subparsers(
@@ -170,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--force", action="store_true", help="retrain finished runs (old ones are moved aside)"
     )
+    add_run_options(run)
     add_jobs_argument(run)
     run.add_argument("--dry-run", action="store_true", help="print the plan and exit")
     run.set_defaults(func=_cmd_run)
@@ -228,6 +286,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``bench`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if not args.debug:
+        quiet_third_party()
     try:
         return args.func(args)
     except BenchError as err:

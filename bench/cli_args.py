@@ -36,6 +36,23 @@ def add_plan_arguments(parser: argparse.ArgumentParser, suite_default: str | Non
     )
 
 
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """``--save-model --log-with``: what a run keeps and reports besides its results (neither
+    is part of the config or its hash)."""
+    parser.add_argument(
+        "--save-model",
+        action="store_true",
+        help="keep each new run's selected checkpoint and tokenizer in <run>/model "
+        "(save_pretrained; not part of the config hash)",
+    )
+    parser.add_argument(
+        "--log-with",
+        metavar="TRACKERS",
+        help="comma-separated experiment trackers for each new run: tensorboard (event files "
+        "in <run>/trackers), wandb, mlflow (pip install 'cotbench[NAME]')",
+    )
+
+
 def add_jobs_argument(parser: argparse.ArgumentParser) -> None:
     """``--jobs N --threads T --gpus-per-run K --executor local|ray --address A
     --cpus-per-run C --retries R``: where the plan's runs train (:mod:`bench.executors`)."""

@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Sequence
+import os
+import sys
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerBase
 from transformers.modeling_outputs import BaseModelOutput
 
@@ -225,14 +228,33 @@ def _scored_predictions(scores: list[CandidateScores]) -> tuple[list[str], list[
     return texts, logprobs
 
 
+def show_progress() -> bool:
+    """A progress bar only on a terminal and on the main rank (as the training bar)."""
+    return os.environ.get("RANK", "0") == "0" and sys.stderr.isatty()
+
+
+def _progress(batches: list, total: int, desc: str) -> Iterable:
+    """``batches`` with a tqdm bar on stderr counting examples (nothing off a terminal)."""
+    if not show_progress():
+        yield from batches
+        return
+    with tqdm(total=total, desc=desc, unit="ex", leave=False, file=sys.stderr) as bar:
+        for rows in batches:
+            yield rows
+            bar.update(len(rows))
+
+
 def evaluate(
     model: nn.Module,
     tokenizer: PreTrainedTokenizerBase,
     strategy: Strategy,
     examples: Sequence[Example],
     settings: EvalSettings,
+    desc: str = "evaluating",
 ) -> tuple[dict[str, float | int], list[dict]]:
     """Score ``examples``: a metrics dict and one JSON-ready record per example.
+
+    On a terminal a progress bar labelled ``desc`` counts the examples (:func:`show_progress`).
 
     With ``closed_eval="score"``, a strategy whose target is the bare label, and candidates for
     every example, no decoding loop runs: the candidate pass tells which candidate greedy
@@ -244,7 +266,8 @@ def evaluate(
     sep = tokenizer.eos_token
     all_sources = [strategy.predict_source(ex, sep) for ex in examples]
     by_row: dict[int, dict] = {}
-    for rows in eval_batches(tokenizer, all_sources, settings):
+    batches = eval_batches(tokenizer, all_sources, settings)
+    for rows in _progress(batches, len(examples), desc):
         batch = [examples[i] for i in rows]
         sources = [all_sources[i] for i in rows]
         closed = all(ex.candidates for ex in batch)

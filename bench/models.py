@@ -8,6 +8,7 @@ generic seq2seq API (``input_ids``/``labels`` forward, ``generate``), never T5 i
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,6 +51,9 @@ T5_PRESETS: dict[str, dict[str, int | float]] = {
 }
 
 
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".h5", ".msgpack", ".ckpt")
+
+
 @dataclass
 class LoadedModel:
     """A model, its tokenizer, and where the tokenizer came from (recorded in the run)."""
@@ -57,6 +61,46 @@ class LoadedModel:
     model: nn.Module
     tokenizer: PreTrainedTokenizerBase
     tokenizer_file: Path | None  # the trained tokenizer's file (presets only)
+    identity: dict | None = None  # which weights: see :func:`model_identity` (env.json)
+
+
+def weights_sha256(directory: Path) -> dict[str, str]:
+    """sha256 of each weights file (``WEIGHT_SUFFIXES``) in ``directory``, by file name."""
+    digests = {}
+    for path in sorted(Path(directory).iterdir()):
+        if path.is_file() and path.name.endswith(WEIGHT_SUFFIXES):
+            digest = hashlib.sha256()
+            with open(path, "rb") as handle:
+                for chunk in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(chunk)
+            digests[path.name] = digest.hexdigest()
+    return digests
+
+
+def model_identity(name: str, model: nn.Module) -> dict:
+    """Which weights a run started from, for ``env.json``.
+
+    A preset: ``{"source": "preset", "preset": name, "weights": "random init"}``; a local
+    path: its resolved path and the sha256 of its weights files; a Hugging Face id: the commit
+    of the cached (or downloaded) snapshot, ``revision``.
+    """
+    if name in MODELS:
+        return {"source": "preset", "preset": name, "weights": "random init"}
+    if Path(name).exists():
+        path = Path(name).resolve()
+        return {"source": "local", "path": str(path), "weights_sha256": weights_sha256(path)}
+    return {"source": "hub", "repo_id": name, "revision": _hub_revision(name, model)}
+
+
+def _hub_revision(repo_id: str, model: nn.Module) -> str | None:
+    """The commit of ``repo_id``'s snapshot in the local hub cache (where ``from_pretrained``
+    read it; the snapshot directory is named by the commit), else what the config recorded."""
+    from huggingface_hub import try_to_load_from_cache
+
+    cached = try_to_load_from_cache(repo_id, "config.json")
+    if isinstance(cached, str):
+        return Path(cached).parent.name
+    return getattr(getattr(model, "config", None), "_commit_hash", None)
 
 
 # (name, texts, vocab_size, seed, tokenizer_file): ``tokenizer_file`` is a resumed run's own
@@ -113,7 +157,7 @@ def _load_pretrained(name: str) -> LoadedModel:
         raise ConfigError(
             f"model {name!r}: weights not found locally ({type(err).__name__}); use a preset "
             f"({', '.join(MODELS.names())}), a local checkpoint directory, or download it once "
-            f"with network access: `huggingface-cli download {name}` (then HF_HUB_OFFLINE=1 works)"
+            f"with network access: `hf download {name}` (then HF_HUB_OFFLINE=1 works)"
         ) from None
     return LoadedModel(model, tokenizer, None)
 
@@ -137,15 +181,19 @@ def load_model(
                 f"tokenizer={tokenizer}: only the T5 presets ({', '.join(T5_PRESETS)}) build "
                 f"their own tokenizer; {name!r} brings its own"
             )
-        return _build_t5_preset(name, texts, vocab_size, seed, tokenizer_file, tokenizer)
-    if name in MODELS:
-        return MODELS.get(name)(name, texts, vocab_size, seed, tokenizer_file)
-    if Path(name).exists() or "/" in name:
+        loaded = _build_t5_preset(name, texts, vocab_size, seed, tokenizer_file, tokenizer)
+    elif name in MODELS:
+        loaded = MODELS.get(name)(name, texts, vocab_size, seed, tokenizer_file)
+    elif Path(name).exists() or "/" in name:
         torch.manual_seed(seed)
-        return _load_pretrained(name)
-    raise ConfigError(
-        f"model {name!r}: not a preset ({', '.join(MODELS.names())}), local path or hub id"
-    )
+        loaded = _load_pretrained(name)
+    else:
+        raise ConfigError(
+            f"model {name!r}: not a preset ({', '.join(MODELS.names())}), local path or hub id"
+        )
+    if loaded.identity is None:
+        loaded.identity = model_identity(name, loaded.model)
+    return loaded
 
 
 def fuse_activations(model: nn.Module) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bench._text import plural
 from bench.config import RunConfig
 from bench.executors import Execution, Outcome, run_configs
 from bench.runner import RunResult, load_run_data
@@ -31,13 +32,23 @@ def _estimate_seconds(configs: list[RunConfig], runs_dir: Path, suite: str) -> f
     return sum(seen) / len(seen)
 
 
-def describe_plan(suite: str, profile: str, configs: list[RunConfig], runs_dir: str | Path) -> str:
-    """One line per run (cache hit or to train) and a total: steps, examples, estimated time."""
+def describe_plan(
+    suite: str,
+    profile: str,
+    configs: list[RunConfig],
+    runs_dir: str | Path,
+    notes: list[str] | None = None,
+) -> str:
+    """One line per run (cache hit or to train) and a total: steps, examples, estimated time.
+
+    ``notes`` (one per config) end each run's line, e.g. an ablation's ``alpha3=0.1``.
+    """
     runs_dir = Path(runs_dir)
-    lines = [f"suite {suite}, profile {profile}: {len(configs)} runs"]
+    lines = [f"suite {suite}, profile {profile}: {plural(len(configs), 'run')}"]
     todo = 0
     examples = 0
-    for config in configs:
+    notes = notes or [""] * len(configs)
+    for config, note in zip(configs, notes, strict=True):
         state = _state(run_dir(runs_dir, suite, config))
         hit = state == FINISHED
         todo += not hit
@@ -47,11 +58,14 @@ def describe_plan(suite: str, profile: str, configs: list[RunConfig], runs_dir: 
         lines.append(
             f"  {label:7s} {config.dataset:6s} {config.strategy:12s} "
             f"seed {config.seed}  {config.model}  {config.max_steps} steps  "
-            f"[{config.config_hash()}]"
+            f"[{config.config_hash()}]" + (f"  {note}" if note else "")
         )
     per_run = _estimate_seconds(configs, runs_dir, suite)
     estimate = f", ~{per_run * todo / 60:.1f} min (from finished runs)" if per_run and todo else ""
-    lines.append(f"to train: {todo} runs, {examples:,} training examples processed{estimate}")
+    lines.append(
+        f"to train: {plural(todo, 'run')}, {plural(examples, 'training example')} "
+        f"processed{estimate}"
+    )
     return "\n".join(lines)
 
 
@@ -65,6 +79,8 @@ def execute_plan(
     force: bool = False,
     jobs: int = 1,
     execution: Execution | None = None,
+    save_model: bool = False,
+    log_with: tuple[str, ...] = (),
 ) -> list[RunResult]:
     """Run every config; print one line per run with its test accuracy.
 
@@ -74,7 +90,9 @@ def execute_plan(
     ``execution.threads`` torch threads (default :data:`bench.runner.DEFAULT_THREADS`) whatever
     ``jobs`` is, so its numbers do not depend on ``jobs``; results come back in plan order.
     ``execution`` (which overrides ``jobs``) also spreads runs over GPUs or a Ray cluster
-    (:mod:`bench.executors`).
+    (:mod:`bench.executors`). ``save_model`` keeps each new run's selected checkpoint in its
+    ``model/`` directory and ``log_with`` names experiment trackers (:mod:`bench.tracking`):
+    run options, the configs and their hashes do not change.
     """
     execution = (execution or Execution(jobs=jobs)).validate()
     for config in configs:
@@ -88,6 +106,8 @@ def execute_plan(
         runs_dir=runs_dir,
         data_dir=data_dir,
         force=force,
+        save_model=save_model,
+        log_with=log_with,
         # a Ray task's reserved CPUs are its threads unless --threads says otherwise
         threads=execution.threads
         or (execution.cpus_per_run if execution.executor == "ray" else None),

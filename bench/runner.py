@@ -6,6 +6,9 @@ config hash is a cache hit and is not retrained. A run trains with a fixed numbe
 so its numbers do not depend on ``--jobs`` or ``OMP_NUM_THREADS``. A resumed run reuses its own
 ``tokenizer.json`` and ``env.json``. Finishing writes the predictions, then ``metrics.json``, then
 removes the checkpoints, so a crash at any point leaves a run that resumes or is finished.
+``save_model`` (``bench run --save-model``, not part of the config or its hash) first keeps the
+selected checkpoint and its tokenizer in ``model/`` (``save_pretrained``; reload it with
+``AutoModelForSeq2SeqLM.from_pretrained(run / "model")``).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import functools
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -44,9 +47,11 @@ from bench.store import (
 )
 from bench.strategy import EXPLAIN_PREFIX, PREDICT_PREFIX, STRATEGIES
 from bench.tokenizer import default_cache_dir
+from bench.tracking import check_trackers, tracker_dir
 from bench.trainer import load_best, make_accelerator, train
 
 TOKENIZER_EXTRA_TEXT = f"{PREDICT_PREFIX} {EXPLAIN_PREFIX} So the answer is"
+MODEL_DIR = "model"  # --save-model: the selected checkpoint and tokenizer (save_pretrained)
 DEFAULT_THREADS = 1  # torch threads per run: CPU float sums depend on the count, so it is fixed
 # (not cores/jobs) and recorded in env.json; one thread is also the fastest under load
 
@@ -120,6 +125,8 @@ def run_one(
     interrupt_at_step: int | None = None,
     on_validation: Callable[[int, dict], None] | None = None,
     threads: int | None = None,
+    save_model: bool = False,
+    log_with: Sequence[str] = (),
 ) -> RunResult:
     """Train and evaluate one run, or return the finished run with the same config.
 
@@ -127,7 +134,11 @@ def run_one(
     :func:`bench.trainer.train`). ``threads``: torch threads for a new run (default
     :data:`DEFAULT_THREADS`); a resumed run uses the count it recorded. A damaged run
     (:class:`~bench.store.DamagedRun`) is an error; with ``force`` it is moved aside and retrained.
+    ``save_model``: keep the selected checkpoint in ``<run>/model`` (a cache hit without one
+    says so: retrain it with ``force``). ``log_with``: experiment trackers that follow the
+    training of a run that is not a cache hit (:mod:`bench.tracking`).
     """
+    log_with = check_trackers(log_with)
     config.validate()
     directory = run_dir(Path(runs_dir), suite, config)
     # one process, or one of several under `accelerate launch` / `torchrun` (gloo on a CPU host)
@@ -135,6 +146,8 @@ def run_one(
     hit = _cache_hit(directory, config, force, echo if process.is_main_process else None)
     process.wait_for_everyone()
     if hit is not None:
+        if save_model and not (directory / MODEL_DIR).is_dir() and process.is_main_process:
+            echo(f"{directory}: finished without --save-model; --force retrains it to keep it")
         return hit
     with run_lock(directory, echo) if process.is_main_process else nullcontext() as waited:
         if waited and run_state(directory) == FINISHED:  # the other process finished it
@@ -148,6 +161,8 @@ def run_one(
                 interrupt_at_step,
                 on_validation,
                 echo,
+                save_model,
+                log_with,
             )
 
 
@@ -171,6 +186,20 @@ def _cache_hit(
     if force and state in (FINISHED, "damaged") and echo is not None:
         echo(f"--force: previous run moved to {move_aside(directory)}")
     return None
+
+
+def _save_model(model: torch.nn.Module, tokenizer, directory: Path) -> Path:
+    """``save_pretrained`` of the model and tokenizer into ``<run>/model`` (written beside it,
+    then renamed into place; an earlier attempt's copy is replaced)."""
+    target = directory / MODEL_DIR
+    tmp = directory / f".{MODEL_DIR}.{os.getpid()}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    if target.exists():
+        shutil.rmtree(target)
+    tmp.rename(target)
+    return target
 
 
 def _drop_checkpoints(directory: Path) -> None:
@@ -257,6 +286,8 @@ def _train_and_evaluate(
     interrupt_at_step: int | None,
     on_validation: Callable[[int, dict], None] | None,
     echo: Callable[[str], None],
+    save_model: bool = False,
+    log_with: Sequence[str] = (),
 ) -> RunResult:
     check_same_config(directory, config)
     own_tokenizer = _own_tokenizer(directory)
@@ -264,7 +295,7 @@ def _train_and_evaluate(
     splits = load_run_data(config, data_dir)
     train_examples = apply_noise(splits.train, config.noise)
     strategy = STRATEGIES.get(config.strategy)(config)
-    accelerator = make_accelerator(config)
+    accelerator = make_accelerator(config, log_with, tracker_dir(directory))
     main = accelerator.is_main_process
     with accelerator.main_process_first():  # one process trains a preset's tokenizer
         loaded = load_model(
@@ -284,6 +315,7 @@ def _train_and_evaluate(
             **environment_record(accelerator.device),
             "num_processes": accelerator.num_processes,
             "data_sources": splits.sources,
+            "model_identity": loaded.identity,
             "tokenizer_sha256": file_sha256(loaded.tokenizer_file)
             if loaded.tokenizer_file
             else None,
@@ -313,6 +345,7 @@ def _train_and_evaluate(
         valid=splits.valid,
         eval_settings=settings,
         work_dir=directory,
+        run_name=run_dir(Path(), origin[0], config).as_posix(),
         interrupt_at_step=interrupt_at_step,
         on_validation=on_validation,
         echo=echo if main else lambda _: None,
@@ -321,12 +354,16 @@ def _train_and_evaluate(
 
     model = accelerator.unwrap_model(model)
     test_settings = replace(settings, generate_rationales=config.generate_rationales)
-    results = {"last": evaluate(model, tokenizer, strategy, splits.test, test_settings)}
+    results = {"last": evaluate(model, tokenizer, strategy, splits.test, test_settings, "test")}
+    if save_model and main and config.select == "last":
+        _save_model(model, tokenizer, directory)  # before the best checkpoint replaces it
     if state.best_step == state.step:
         results["best"] = results["last"]
     else:
         load_best(model, strategy, directory)
-        results["best"] = evaluate(model, tokenizer, strategy, splits.test, test_settings)
+        results["best"] = evaluate(
+            model, tokenizer, strategy, splits.test, test_settings, "test (best checkpoint)"
+        )
     other = "last" if config.select == "best" else "best"
     files = {config.select: "predictions.jsonl", other: f"predictions-{other}.jsonl"}
     suite, profile = origin
@@ -347,6 +384,8 @@ def _train_and_evaluate(
         "prediction_files": files,
         "timing": {"train_s": trained - started, "eval_s": time.perf_counter() - trained},
     }
+    if save_model and main and config.select == "best":
+        _save_model(model, tokenizer, directory)
     if main:
         for which, name in files.items():
             write_jsonl(directory / name, results[which][1])

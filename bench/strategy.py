@@ -7,6 +7,10 @@ and checkpoints with the model). The trainer calls :meth:`Strategy.loss` and log
     @STRATEGIES.register("dss")
     class DistillStepByStep(Strategy): ...
 
+Each strategy lists in ``reads`` the loss keys (:data:`LOSS_KEYS`) its loss reads; every other
+config key is read by every strategy. ``bench ablate`` trains only the strategies that read the
+key it varies (:func:`reads_key`).
+
 Plug-in packages (``baselines``, ``method``) are found through the ``cotbench.strategies``
 entry-point group declared in ``pyproject.toml``.
 """
@@ -30,6 +34,19 @@ if TYPE_CHECKING:
 
 PREDICT_PREFIX = "predict: "
 EXPLAIN_PREFIX = "explain: "
+
+# config keys that only a strategy's loss reads; a strategy names the ones it reads in ``reads``
+LOSS_KEYS = frozenset(
+    {
+        "alpha1",
+        "alpha2",
+        "alpha3",
+        "mi_variant",
+        "mi_stop_grad",
+        "infonce_dim",
+        "infonce_temperature",
+    }
+)
 
 TaskBatch = dict[str, torch.Tensor]  # input_ids, attention_mask, labels (-100 = padding) [B, T]
 Batch = dict[str, TaskBatch]  # task name -> its tensors
@@ -68,6 +85,8 @@ class Strategy(nn.Module, ABC):
     tasks: tuple[str, ...] = ("predict",)
     predict_prefix: str = PREDICT_PREFIX
     label_target: bool = True  # the predict target is the bare label (candidates score alone)
+    reads: frozenset[str] = frozenset()  # the LOSS_KEYS this strategy reads (a contract test
+    # checks it); the rest of LOSS_KEYS cannot change its runs' numbers
 
     def __init__(self, config: RunConfig) -> None:
         super().__init__()
@@ -98,6 +117,15 @@ class Strategy(nn.Module, ABC):
 
 
 STRATEGIES: Registry[type[Strategy]] = Registry("strategy", entry_point_group="cotbench.strategies")
+
+
+def reads_key(strategy: str, key: str) -> bool:
+    """Whether config ``key`` (dotted for nested keys) can change the numbers of ``strategy``.
+
+    >>> reads_key("finetune", "alpha3"), reads_key("dss+mi", "alpha3"), reads_key("dss", "lr")
+    (False, True, True)
+    """
+    return key not in LOSS_KEYS or key in STRATEGIES.get(strategy).reads
 
 
 @dataclass

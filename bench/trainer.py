@@ -45,6 +45,7 @@ from bench.faults import crash_point
 from bench.provenance import file_sha256
 from bench.store import write_json, write_jsonl
 from bench.strategy import Batch, Strategy
+from bench.tracking import finish_trackers, start_trackers
 
 
 class TrainingInterrupted(RuntimeError):
@@ -74,8 +75,11 @@ class TrainingModule(nn.Module):
         return out.total, out.parts
 
 
-def make_accelerator(config: RunConfig) -> Accelerator:
-    """An Accelerator with the run's precision; deterministic algorithms on CPU.
+def make_accelerator(
+    config: RunConfig, log_with: Sequence[str] = (), logging_dir: Path | None = None
+) -> Accelerator:
+    """An Accelerator with the run's precision; deterministic algorithms on CPU; the
+    experiment trackers ``log_with`` (:mod:`bench.tracking`) writing under ``logging_dir``.
 
     Accelerate keeps one precision per process (``AcceleratorState`` is a singleton), so a run
     whose precision differs from the previous run's in this process resets it first (the
@@ -84,7 +88,11 @@ def make_accelerator(config: RunConfig) -> Accelerator:
     mixed_precision = "bf16" if config.precision == "bf16" else "no"
     if AcceleratorState._shared_state.get("_mixed_precision", mixed_precision) != mixed_precision:
         AcceleratorState._reset_state(reset_partial_state=False)
-    accelerator = Accelerator(mixed_precision=mixed_precision)
+    accelerator = Accelerator(
+        mixed_precision=mixed_precision,
+        log_with=list(log_with) or None,
+        project_dir=str(logging_dir) if log_with and logging_dir else None,
+    )
     if accelerator.device.type == "cpu":
         torch.use_deterministic_algorithms(True)
     return accelerator
@@ -183,6 +191,7 @@ def train(
     interrupt_at_step: int | None = None,
     on_validation: Callable[[int, dict], None] | None = None,
     echo: Callable[[str], None] = print,
+    run_name: str | None = None,
 ) -> TrainState:
     """Train ``model`` with ``strategy``; returns the final loop state.
 
@@ -190,8 +199,34 @@ def train(
     to an Optuna pruner); an exception it raises stops training and propagates.
 
     The best-on-validation weights are left in ``work_dir/checkpoints/best.pt`` (model +
-    strategy state dict); the model in memory holds the last weights.
+    strategy state dict); the model in memory holds the last weights. The accelerator's
+    trackers (:mod:`bench.tracking`; ``run_name`` names the run there) follow the loop.
     """
+    start_trackers(accelerator, config, run_name or work_dir.name)
+    try:
+        return _train(
+            config, accelerator, model, tokenizer, strategy, encoded, valid, eval_settings,
+            work_dir, interrupt_at_step, on_validation, echo,
+        )  # fmt: skip
+    finally:
+        finish_trackers(accelerator)
+
+
+def _train(
+    config: RunConfig,
+    accelerator: Accelerator,
+    model: nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    strategy: Strategy,
+    encoded: dict[str, EncodedTask],
+    valid: Sequence[Example],
+    eval_settings: EvalSettings,
+    work_dir: Path,
+    interrupt_at_step: int | None,
+    on_validation: Callable[[int, dict], None] | None,
+    echo: Callable[[str], None],
+) -> TrainState:
+    """The loop of :func:`train`."""
     set_seed(config.seed)
     ckpt_dir = work_dir / "checkpoints"
     ckpt_dir.mkdir(parents=True, exist_ok=True)
@@ -261,15 +296,17 @@ def train(
                 examples_per_s=window_examples / max(elapsed, 1e-9),
             )
             state.history.append({"kind": "train", **record})
+            accelerator.log(_scalars("train", record), step=state.step)  # no-op without trackers
             bar.set_postfix({k: f"{v:.3g}" for k, v in record.items() if k not in {"step", "lr"}})
             window, window_steps, window_examples = {}, 0, 0
             window_start = time.perf_counter()
 
         if state.step % config.eval_every == 0 or state.step == config.max_steps:
             metrics, _ = evaluate(
-                unwrapped.model, tokenizer, unwrapped.strategy, valid, eval_settings
+                unwrapped.model, tokenizer, unwrapped.strategy, valid, eval_settings, "validating"
             )
             state.history.append({"kind": "valid", "step": state.step, **metrics})
+            accelerator.log(_scalars("valid", metrics), step=state.step)
             if metrics["accuracy"] > state.best_accuracy:
                 state.best_accuracy, state.best_step = metrics["accuracy"], state.step
                 _save_best(accelerator, unwrapped, ckpt_dir / "best.pt")
@@ -286,6 +323,15 @@ def train(
     if accelerator.is_main_process:
         write_jsonl(work_dir / "train_log.jsonl", state.history)
     return state
+
+
+def _scalars(prefix: str, record: dict) -> dict[str, float]:
+    """``{"pred": 1.2, "step": 3}`` -> ``{"train/pred": 1.2}``: the numbers a tracker plots."""
+    return {
+        f"{prefix}/{k}": v
+        for k, v in record.items()
+        if k != "step" and isinstance(v, int | float) and not isinstance(v, bool)
+    }
 
 
 def patience_spent(state: TrainState, config: RunConfig) -> bool:

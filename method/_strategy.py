@@ -25,6 +25,18 @@ from method._mi import InfoNCEHead, mi_code_from_log_probs
 class DSSWithMI(DistillingStepByStep):
     """DSS plus ``alpha3`` times the chosen MI term (logged as ``mi``)."""
 
+    reads = frozenset(
+        {
+            "alpha1",
+            "alpha2",
+            "alpha3",
+            "mi_variant",
+            "mi_stop_grad",
+            "infonce_dim",
+            "infonce_temperature",
+        }
+    )
+
     def __init__(self, config) -> None:
         super().__init__(config)
         self.needs_hidden_states = config.mi_variant == "infonce"

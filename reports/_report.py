@@ -30,6 +30,7 @@ from reports._format import (
 from reports._html import Section, render, render_section, table_html
 from reports._missing import missing_runs
 from reports._notes import method_notes
+from reports._output import claim_output
 from reports._paper import claims_table, load_papers, verdict_table
 from reports._section_files import load_sections
 from reports._sections import (
@@ -182,6 +183,7 @@ def build_report(
     n_examples: int = 5,
     papers_dir: str | Path | None = None,
     source: str | None = None,
+    force: bool = False,
 ) -> ReportResult:
     """Write the HTML report, every table (CSV/MD/TeX) and every figure (PNG/SVG).
 
@@ -189,10 +191,15 @@ def build_report(
     ``figures/`` folder. The ``section.json`` files of ``bench ablate`` / ``bench sweep`` under
     ``runs_dir`` and then ``extra_sections`` are added after the ablation section. ``source``
     names where the runs come from in the header (default: ``Run store: <runs_dir>``).
+    Another report's files there, or files no report wrote, raise ConfigError unless ``force``;
+    this report's figures from an earlier run are removed (:func:`reports._output.claim_output`).
     """
     runs_dir, out = Path(runs_dir), Path(out)
     tables_dir = Path(tables_dir) if tables_dir else out.with_name(f"{out.stem}-tables")
     figures_dir = tables_dir / "figures"
+    origin = source or f"Run store: {runs_dir}"
+    owner = {"source": source or f"Run store: {runs_dir.resolve()}", "suite": suite}
+    claim_output(out, tables_dir, {**owner, "profile": profile}, force)
     filters = f"suite {suite or 'any'}, profile {profile or 'any'}"
     suite_name = Path(suite).stem if suite and suite.endswith((".yaml", ".yml")) else suite
     store = collect_runs(runs_dir, suite_name, profile)
@@ -212,7 +219,7 @@ def build_report(
     messages = _missing_messages(store, tables, filters)
     context = {
         "title": "cotbench report",
-        "header_lines": _header(store, source or f"Run store: {runs_dir}", filters),
+        "header_lines": _header(store, origin, filters),
         "missing_messages": messages,
         "missing_table": table_html(tables.missing) if not tables.missing.empty else "",
         "missing_count": len(tables.missing),

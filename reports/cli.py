@@ -2,9 +2,11 @@
 
 Usage::
 
-    bench report [--suite S] [--profile P] [--runs-dir runs | --bundle DIR] [--out report.html]
-                 [--tables-dir DIR] [--pair A:B ...] [--resamples N] [--bootstrap-seed N]
-                 [--power POINTS [--power-n N]]
+    bench report [--suite S] [--profile P] [--runs-dir runs | --bundle DIR] [--out DIR|FILE]
+                 [--tables-dir DIR] [--force] [--pair A:B ...] [--resamples N]
+                 [--bootstrap-seed N] [--power POINTS [--power-n N]]
+
+Where it writes: :mod:`reports._output` (``report/<suite>-<profile>/index.html`` by default).
 
 Heavy imports (pandas, matplotlib) happen inside the command.
 """
@@ -27,12 +29,20 @@ def parse_pair(text: str) -> tuple[str, str]:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    from reports._output import check_outside_bundle, report_location
+
+    html, tables_dir = report_location(
+        args.out, suite=args.suite, profile=args.profile, bundle=args.bundle
+    )
+    args.html, args.tables_dir = html, Path(args.tables_dir) if args.tables_dir else tables_dir
     if args.bundle is None:
         return _report(args, args.runs_dir)
     from bench.bundle import PAPERS, PROVENANCE, unpack_runs
     from bench.store import read_json
 
     bundle = Path(args.bundle)
+    if args.power is None:
+        check_outside_bundle(bundle, args.html, args.tables_dir)
     with tempfile.TemporaryDirectory() as tmp:  # judged against the bundle's own paper files
         runs = unpack_runs(bundle, Path(tmp))
         if args.power is not None:  # the comparisons the bundle's paired table holds
@@ -42,6 +52,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace, runs_dir: str | Path, **where) -> int:
+    from bench._text import plural
     from reports._report import build_report
     from reports._stats import BootstrapSpec
 
@@ -52,15 +63,17 @@ def _report(args: argparse.Namespace, runs_dir: str | Path, **where) -> int:
         runs_dir,
         suite=args.suite,
         profile=args.profile,
-        out=args.out,
+        out=args.html,
         tables_dir=args.tables_dir,
         spec=spec,
         pairs=[parse_pair(p) for p in args.pair],
         n_examples=args.examples,
+        force=args.force,
         **where,
     )
-    print(f"report: {result.html} ({result.n_runs} finished runs)")
-    print(f"tables: {len(result.tables)} files, figures: {len(result.figures)} files")
+    print(f"report: {result.html.resolve().as_uri()} ({plural(result.n_runs, 'finished run')})")
+    tables, figures = plural(len(result.tables), "file"), plural(len(result.figures), "file")
+    print(f"tables: {tables}, figures: {figures}")
     for message in result.missing:
         print(f"missing: {message}")
     return 0
@@ -100,10 +113,19 @@ def add_report_parser(subparsers: argparse._SubParsersAction) -> None:
     source = report.add_mutually_exclusive_group()
     source.add_argument("--runs-dir", default="runs", help="run store directory (default: ./runs)")
     source.add_argument("--bundle", help="a results bundle (bench export) instead of a run store")
-    report.add_argument("--out", default="report.html", help="HTML file (default: report.html)")
+    report.add_argument(
+        "--out",
+        help="a folder (index.html, tables/) or an .html file (tables in <stem>-tables beside "
+        "it); default: report/<suite>-<profile>/, or <bundle>-report/ beside --bundle",
+    )
     report.add_argument(
         "--tables-dir",
-        help="CSV/Markdown/LaTeX tables and figures/ (default: <out stem>-tables beside --out)",
+        help="CSV/Markdown/LaTeX tables and figures/ (default: see --out)",
+    )
+    report.add_argument(
+        "--force",
+        action="store_true",
+        help="replace another report's files (or files no report wrote) at --out",
     )
     report.add_argument(
         "--pair",

@@ -1,7 +1,9 @@
 """``bench ablate``: a grid over one config key, trained through the run store and summarised.
 
 :func:`plan_ablation` expands suite x profile x datasets x strategies x seeds for every value of
-the key and validates every config (so bad keys and values fail before any training);
+the key and validates every config (so bad keys and values fail before any training); a strategy
+that does not read the key (:func:`bench.strategy.reads_key`, e.g. ``finetune`` and ``alpha3``)
+is planned once, at the default value, and its default run stands for every value;
 :func:`run_ablation` trains what is not a cache hit, then writes the ablation table (test accuracy
 and ECE with 95% bootstrap CIs, a paired test of each value against the key's default), the
 ablation figure and the report section into the output directory.
@@ -16,11 +18,13 @@ from typing import Any
 
 import pandas as pd
 
+from bench._text import plural
 from bench.config import RunConfig
 from bench.errors import ConfigError
 from bench.executors import Execution
 from bench.plan import execute_plan
 from bench.store import run_dir
+from bench.strategy import reads_key
 from bench.suites import load_suite, plan_runs
 from sweeps._figures import ablation_figure
 from sweeps._keys import check_vary_key, coerce_values, config_value, default_values
@@ -52,6 +56,7 @@ class AblationPlan:
     values: tuple[Any, ...]  # the grid, in order, every default included
     defaults: dict[str, Any]  # dataset -> the key's value from the suite, profile and --set
     runs: tuple[tuple[Any, RunConfig], ...]  # (value, config) in training order
+    inert: tuple[str, ...] = ()  # strategies that do not read the key: default runs only
 
     @property
     def configs(self) -> list[RunConfig]:
@@ -73,6 +78,7 @@ def plan_ablation(
     """Validate the key and values and expand the grid (raises ConfigError before any training).
 
     ``values=None`` takes the key's default grid; the key's default value is always added.
+    Strategies that do not read ``key`` get their default-value runs only.
     """
     check_vary_key(key)
     overrides = dict(overrides or {})
@@ -86,19 +92,38 @@ def plan_ablation(
         list(values) if values is not None else default_values(key, next(iter(defaults.values())))
     )
     grid = _ordered(coerce_values(key, [*grid, *defaults.values()]))
+    inert = tuple(dict.fromkeys(c.strategy for c in base if not reads_key(c.strategy, key)))
     runs = []
     for value in grid:
         _, configs = plan_runs(
             parsed, profile_name, overrides={**overrides, key: value}, **selection
         )
-        runs.extend((value, config) for config in configs)
-    return AblationPlan(parsed.name, profile_name, key, tuple(grid), defaults, tuple(runs))
+        runs.extend(
+            (value, config)
+            for config in configs
+            if config.strategy not in inert or value == defaults[config.dataset]
+        )
+    return AblationPlan(parsed.name, profile_name, key, tuple(grid), defaults, tuple(runs), inert)
 
 
 def _ordered(values: list[Any]) -> list[Any]:
     """Numbers in increasing order; anything else as given."""
     numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
     return sorted(values) if numeric else values
+
+
+def plan_lines(plan: AblationPlan) -> list[str]:
+    """The ablation's own lines of a dry run: the grid and which strategies skip it."""
+    lines = [f"ablation of {plan.key}: {', '.join(map(str, plan.values))}"]
+    if plan.inert and all(c.strategy in plan.inert for c in plan.configs):
+        lines.append(f"no planned strategy reads {plan.key}: only their default runs are planned")
+    elif plan.inert:
+        defaults = ", ".join(f"{d}: {v}" for d, v in plan.defaults.items())
+        lines.append(
+            f"not reading {plan.key}: {', '.join(plan.inert)} (their default runs, "
+            f"{plan.key} = {defaults}, stand for every value)"
+        )
+    return lines
 
 
 def default_out_dir(runs_dir: str | Path, plan: AblationPlan) -> Path:
@@ -120,7 +145,8 @@ def ablation_table(plan: AblationPlan, runs_dir: str | Path, spec: BootstrapSpec
 
     ``diff`` is the test-accuracy difference to the key's default value on the same test examples
     (NaN for the default itself, or when the value changes the test examples); ``p_holm`` adjusts
-    the p-values over the whole table.
+    the p-values over the whole table. ``reads_key`` is False for a strategy that does not read
+    the key: its one row is its default run, which stands for every value.
     """
     rows = []
     arms = _arms(plan, Path(runs_dir))
@@ -133,6 +159,7 @@ def ablation_table(plan: AblationPlan, runs_dir: str | Path, spec: BootstrapSpec
             "strategy": strategy,
             plan.key: value,
             "is_default": value == plan.defaults[dataset],
+            "reads_key": strategy not in plan.inert,
             "seeds": arm.correct.shape[0],
             "n": arm.correct.shape[1],
             "accuracy": accuracy.estimate,
@@ -151,8 +178,12 @@ def ablation_table(plan: AblationPlan, runs_dir: str | Path, spec: BootstrapSpec
 def ablation_display(table: pd.DataFrame, key: str) -> pd.DataFrame:
     """The table as text: percentages, intervals, the default value marked."""
     marked = [
-        f"{value} (default)" if default else str(value)
-        for value, default in zip(table[key], table["is_default"], strict=True)
+        f"{value} ({'default' if reads else f'default; does not read {key}'})"
+        if default
+        else str(value)
+        for value, default, reads in zip(
+            table[key], table["is_default"], table["reads_key"], strict=True
+        )
     ]
     return pd.DataFrame(
         {
@@ -181,6 +212,8 @@ def run_ablation(
     spec: BootstrapSpec | None = None,
     jobs: int = 1,
     execution: Execution | None = None,
+    save_model: bool = False,
+    log_with: tuple[str, ...] = (),
 ) -> Path:
     """Train the plan (finished runs are cache hits, ``jobs`` at once, or as ``execution``
     says: GPUs, a Ray cluster), write table, figure and section.
@@ -197,6 +230,8 @@ def run_ablation(
         data_dir=data_dir,
         jobs=jobs,
         execution=execution,
+        save_model=save_model,
+        log_with=log_with,
     )
     table = ablation_table(plan, runs_dir, spec)
     where = f"suite {plan.suite}, profile {plan.profile}"
@@ -210,6 +245,12 @@ def run_ablation(
         table, ablation_display(table, plan.key), out_dir, TABLE_NAME, caption
     )
     figure = ablation_figure(table, plan.key, plan.values, plan.defaults)
+    inert = (
+        f" {', '.join(plan.inert)} do not read {plan.key}: each trains once, at the default, "
+        "and its default run stands for every value (a dotted line in the figure)."
+        if plan.inert
+        else ""
+    )
     figure_paths = save_figure(figure, out_dir, FIGURE_NAME)
     figure_caption = (
         f"Test accuracy and ECE against {plan.key} per strategy ({where}); band = 95% CI; "
@@ -221,9 +262,9 @@ def run_ablation(
         title=f"Ablation: {plan.key} ({where})",
         text=(
             f"{plan.key} takes the values {', '.join(map(str, plan.values))} in "
-            f"{len(plan.runs)} runs; each value is compared with the default "
+            f"{plural(len(plan.runs), 'run')}; each value is compared with the default "
             f"({', '.join(f'{d}: {v}' for d, v in plan.defaults.items())}) on the same test "
-            "examples. Checkpoints are chosen on validation; the table reports test."
+            "examples. Checkpoints are chosen on validation; the table reports test." + inert
         ),
         tables=[entry],
         figures=[figure_entry(figure_paths, figure_caption)],
@@ -233,6 +274,7 @@ def run_ablation(
             "key": plan.key,
             "values": list(plan.values),
             "defaults": plan.defaults,
+            "not_reading_key": list(plan.inert),
             "runs": [run_dir(Path(), plan.suite, c).as_posix() for c in plan.configs],
             "bootstrap": spec.describe(),
         },

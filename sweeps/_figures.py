@@ -26,7 +26,8 @@ def ablation_figure(
     """Test accuracy and ECE vs the value of ``key``: one row per dataset, a line per strategy.
 
     Values sit at equal spacing in grid order (so 0, 0.01 and 1.0 are all readable); the band is
-    each value's 95% CI and a dashed line marks the dataset's default value.
+    each value's 95% CI and a dashed line marks the dataset's default value. A strategy whose
+    ``reads_key`` is False (one row, its default run) is a flat dotted line across the grid.
     """
     values = list(values)
     datasets = list(dict.fromkeys(table["dataset"]))
@@ -38,7 +39,14 @@ def ablation_figure(
         for ax, (column, label) in zip(row, PANELS, strict=True):
             for i, (strategy, part) in enumerate(rows.groupby("strategy", sort=False)):
                 x = [values.index(v) for v in part[key]]
-                ax.plot(x, 100 * part[column], marker="o", color=f"C{i}", label=str(strategy))
+                if "reads_key" in part and not part["reads_key"].iloc[0]:
+                    # its default run stands for every value: a flat dotted line across the grid
+                    part = pd.concat([part.iloc[:1]] * 2)
+                    x, style = [0, len(values) - 1], {"linestyle": ":", "marker": None}
+                    name = f"{strategy} (does not read {key})"
+                else:
+                    style, name = {"marker": "o"}, str(strategy)
+                ax.plot(x, 100 * part[column], color=f"C{i}", label=name, **style)
                 ax.fill_between(
                     x,
                     100 * part[f"{column}_low"],

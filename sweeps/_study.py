@@ -39,12 +39,12 @@ def prepare_study(spec: SweepSpec) -> Any:
     if spec.trials < 1:
         raise ConfigError(f"--trials {spec.trials}: expected an integer >= 1")
     if spec.workers < 1:
-        raise ConfigError(f"--workers {spec.workers}: expected an integer >= 1")
+        raise ConfigError(f"--jobs {spec.workers}: expected an integer >= 1")
     target = spec.storage_target
     if spec.workers > 1 and target.startswith("sqlite"):
         raise ConfigError(
             "sqlite storage is for one process; use the default journal file or postgresql:// "
-            "with --workers > 1"
+            "with --jobs > 1"
         )
     if spec.sampler == "grid" and spec.trials > spec.space.grid_size():
         raise ConfigError(

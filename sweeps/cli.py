@@ -9,7 +9,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from bench.cli_args import add_jobs_argument, add_plan_arguments, execution_from_args
+from bench.cli_args import (
+    add_jobs_argument,
+    add_plan_arguments,
+    add_run_options,
+    execution_from_args,
+)
 from bench.errors import ConfigError
 
 DEFAULT_EVAL_SEEDS = "0,1,2"
@@ -29,7 +34,8 @@ def _ints(flag: str, value: str | None) -> list[int] | None:
 def _cmd_ablate(args: argparse.Namespace) -> int:
     from bench.config import parse_set_options
     from bench.plan import describe_plan
-    from sweeps._ablate import plan_ablation, run_ablation
+    from bench.tracking import check_trackers
+    from sweeps._ablate import plan_ablation, plan_lines, run_ablation
     from sweeps._keys import parse_values
 
     plan = plan_ablation(
@@ -43,12 +49,20 @@ def _cmd_ablate(args: argparse.Namespace) -> int:
         overrides=parse_set_options(args.set),
     )
     execution = execution_from_args(args)
-    print(f"ablation of {plan.key}: {', '.join(map(str, plan.values))}")
-    print(describe_plan(plan.suite, plan.profile, plan.configs, args.runs_dir))
+    log_with = check_trackers(args.log_with)  # a missing tracker fails before any training
+    print("\n".join(plan_lines(plan)))
+    values = [f"{plan.key}={value}" for value, _ in plan.runs]
+    print(describe_plan(plan.suite, plan.profile, plan.configs, args.runs_dir, notes=values))
     if args.dry_run:
         return 0
     section = run_ablation(
-        plan, runs_dir=args.runs_dir, data_dir=args.data_dir, out=args.out, execution=execution
+        plan,
+        runs_dir=args.runs_dir,
+        data_dir=args.data_dir,
+        out=args.out,
+        execution=execution,
+        save_model=args.save_model,
+        log_with=log_with,
     )
     print(f"ablation table, figure and report section in {section.parent}")
     return 0
@@ -117,6 +131,7 @@ def add_sweep_parsers(subparsers: Any) -> None:
         "--out", help="output directory (default: <runs-dir>/ablations/<suite>-<key>)"
     )
     ablate.add_argument("--dry-run", action="store_true", help="print the plan and exit")
+    add_run_options(ablate)
     add_jobs_argument(ablate)
     ablate.set_defaults(func=_cmd_ablate)
 
@@ -134,7 +149,15 @@ def add_sweep_parsers(subparsers: Any) -> None:
         help="Optuna RDB URL, e.g. postgresql://user@host/db, or a journal file path "
         "(default: <runs-dir>/optuna/<study>.journal)",
     )
-    sweep.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
+    sweep.add_argument(
+        "--jobs",
+        "--workers",
+        dest="workers",
+        metavar="N",
+        type=int,
+        default=1,
+        help="worker processes, each running trials (default: 1; --workers is the old name)",
+    )
     sweep.add_argument("--timeout", type=float, help="seconds after which no trial starts")
     sweep.add_argument(
         "--executor",

@@ -218,7 +218,7 @@ def test_rerun_matches_and_names_a_changed_confidence(tmp_path, monkeypatch, cap
 
     monkeypatch.setattr("bench.tokenizer._train", no_training)
     assert main(["verify", "--rerun", str(bundle), "--subset", "1"]) == 0
-    assert "1 runs retrained and matched" in capsys.readouterr().out
+    assert "1 run retrained and matched" in capsys.readouterr().out
     assert not (tmp_path / "cache").exists()
 
     tampered = Path(shutil.copytree(bundle, tmp_path / "tampered"))

@@ -147,3 +147,13 @@ def test_grouped_evaluation_gives_the_plain_records_in_order(trained, closed_eva
         for c, prob in p["candidate_probs"].items():
             assert g["candidate_probs"][c] == pytest.approx(prob, abs=1e-5)
     assert grouped_metrics["accuracy"] == plain_metrics["accuracy"]
+
+
+def test_a_terminal_gets_an_evaluation_progress_bar(trained, monkeypatch, capsys):
+    model, tokenizer, strategy, test, settings = trained
+    plain = evaluate(model, tokenizer, strategy, test[:20], settings)
+    assert capsys.readouterr().err == ""  # not a terminal: no bar
+    monkeypatch.setattr("bench.evaluate.show_progress", lambda: True)
+    barred = evaluate(model, tokenizer, strategy, test[:20], settings, "test")
+    assert plain == barred
+    assert "test:   0%|          | 0/20 [" in capsys.readouterr().err  # counts examples

@@ -39,7 +39,7 @@ def test_preset_init_follows_the_seed():
 
 def test_missing_hub_weights_say_how_to_get_them(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(ConfigError, match="huggingface-cli download google/t5-v1_1-nonexistent"):
+    with pytest.raises(ConfigError, match="`hf download google/t5-v1_1-nonexistent`"):
         load_model("google/t5-v1_1-nonexistent", TEXTS, 60, seed=0)
     with pytest.raises(ConfigError, match="not a preset"):
         load_model("t5-huge-random", TEXTS, 60, seed=0)
@@ -95,3 +95,31 @@ def test_runner_fuses_activations_only_when_configured(tmp_path, monkeypatch, fu
     run = tiny_config(max_steps=1, eval_every=1, fused_activation=fused)
     run_one(run, suite="t", runs_dir=tmp_path / "runs", echo=lambda _: None)
     assert len(swapped) == int(fused)
+
+
+def test_model_identity_of_every_source(tmp_path, monkeypatch):
+    import huggingface_hub
+
+    from bench._hub import hub_cache_snapshot
+    from bench.provenance import file_sha256
+
+    preset = load_model("tiny-t5-s", TEXTS, 60, seed=0)
+    assert preset.identity == {"source": "preset", "preset": "tiny-t5-s", "weights": "random init"}
+
+    local = tmp_path / "local"
+    preset.model.save_pretrained(local)
+    preset.tokenizer.save_pretrained(local)
+    identity = load_model(str(local), TEXTS, 60, seed=0).identity
+    assert identity["source"] == "local" and identity["path"] == str(local.resolve())
+    assert identity["weights_sha256"] == {
+        "model.safetensors": file_sha256(local / "model.safetensors")
+    }
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    revision = "1234567890abcdef1234567890abcdef12345678"
+    snapshot = hub_cache_snapshot(tmp_path / "hub", "someone/tiny", revision)
+    preset.model.save_pretrained(snapshot)
+    preset.tokenizer.save_pretrained(snapshot)
+    identity = load_model("someone/tiny", TEXTS, 60, seed=0).identity
+    assert identity == {"source": "hub", "repo_id": "someone/tiny", "revision": revision}

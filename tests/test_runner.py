@@ -205,3 +205,38 @@ def test_parallel_jobs_give_the_same_numbers_in_plan_order(tmp_path):
         )
     with pytest.raises(BenchError, match="--jobs 0"):
         execute_plan("t", None, configs, runs_dir=tmp_path / "c", data_dir=None, jobs=0)
+
+
+def test_save_model_keeps_the_selected_checkpoint_without_changing_the_config(tmp_path):
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+    from bench.evaluate import EvalSettings, evaluate
+    from bench.runner import MODEL_DIR, load_run_data
+    from bench.strategy import STRATEGIES
+
+    config = tiny_config(strategy="finetune")
+    result = run_one(config, suite="t", runs_dir=tmp_path, echo=lambda _: None, save_model=True)
+    assert result.directory == run_dir(tmp_path, "t", config)  # same hash, same place
+    saved = result.directory / MODEL_DIR
+    model = AutoModelForSeq2SeqLM.from_pretrained(saved)
+    tokenizer = AutoTokenizer.from_pretrained(saved)
+    splits = load_run_data(config)
+    settings = EvalSettings.for_run(config, splits.metric)
+    _, records = evaluate(
+        model, tokenizer, STRATEGIES.get("finetune")(config), splits.test, settings
+    )
+    recorded = read_jsonl(result.directory / "predictions.jsonl")  # the selected checkpoint's
+    assert [r["prediction"] for r in records] == [r["prediction"] for r in recorded]
+    assert [r["confidence"] for r in records] == pytest.approx([r["confidence"] for r in recorded])
+    env = read_json(result.directory / "env.json")
+    assert env["model_identity"] == {
+        "source": "preset",
+        "preset": config.model,
+        "weights": "random init",
+    }
+    messages = []
+    run_one(config, suite="t", runs_dir=tmp_path / "other", echo=lambda _: None)
+    again = run_one(
+        config, suite="t", runs_dir=tmp_path / "other", echo=messages.append, save_model=True
+    )
+    assert again.cached and "--force retrains it" in messages[0]

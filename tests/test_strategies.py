@@ -4,6 +4,7 @@ Every strategy: finite terms, a total that back-propagates into the model, the t
 declares. Then: zero weights contribute nothing; ``dss+mi`` with alpha3 = 0 equals ``dss``;
 the ``code`` MI term equals the released formula on the model's own logits; the label branch is
 detached where it should be; KL >= 0; single-task keeps its label when the rationale is cut.
+Each strategy's ``reads`` names every loss key it touches (``bench ablate`` skips the others).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from bench.batching import collate, encode_pairs
 from bench.data import LoadOptions, load_dataset
 from bench.models import load_model
 from bench.runner import tokenizer_corpus
-from bench.strategy import STRATEGIES, TaskPair, seq2seq_forward
+from bench.strategy import LOSS_KEYS, STRATEGIES, TaskPair, reads_key, seq2seq_forward
 from method import mi_code_loss
 from tests.helpers import tiny_config
 
@@ -58,6 +59,32 @@ def test_contract(data, name, overrides):
     out.total.backward()
     grads = [p.grad for p in model.parameters() if p.grad is not None]
     assert grads and any(g.abs().sum() > 0 for g in grads)
+
+
+class RecordingConfig:
+    """A config that records which attributes are read."""
+
+    def __init__(self, config) -> None:
+        self.config, self.seen = config, set()
+
+    def __getattr__(self, name: str):
+        self.seen.add(name)
+        return getattr(self.config, name)
+
+
+@pytest.mark.parametrize(("name", "overrides"), VARIANTS)
+def test_reads_names_every_loss_key_the_strategy_touches(data, name, overrides):
+    model, strategy, batch = build(data, name, **overrides)
+    recording = RecordingConfig(strategy.config)
+    strategy.config = recording
+    strategy.setup(model)
+    strategy.loss(model, batch)
+    assert recording.seen & LOSS_KEYS <= strategy.reads <= LOSS_KEYS
+    assert "lr" not in LOSS_KEYS and reads_key(name, "lr") and reads_key(name, "noise.level")
+
+
+def test_only_the_auxiliary_strategies_read_alpha3():
+    assert [n for n in STRATEGIES.names() if reads_key(n, "alpha3")] == ["dss+kl", "dss+mi"]
 
 
 @pytest.mark.parametrize(("name", "overrides"), VARIANTS[2:])

@@ -11,6 +11,7 @@ from bench.config import valid_keys
 from bench.errors import ConfigError
 from bench.store import read_json
 from sweeps import AblationPlan, plan_ablation, run_ablation
+from sweeps._ablate import plan_lines
 from sweeps._keys import default_values, parse_values
 from tests.test_sweeps_support import sweep_parser, write_tiny_suite
 
@@ -85,6 +86,38 @@ def test_set_conflicting_with_vary():
         plan_ablation("smoke", "alpha3", overrides={"alpha3": 0.2})
 
 
+def test_ablation_trains_only_the_strategies_that_read_the_key():
+    plan = plan_ablation("smoke", "alpha3")
+    assert plan.inert == ("finetune", "single-task", "dss")
+    readers = [(c.strategy, c.alpha3) for v, c in plan.runs if c.strategy in ("dss+mi", "dss+kl")]
+    assert len(readers) == 2 * len(plan.values)
+    assert [(c.strategy, c.alpha3) for _, c in plan.runs if c.strategy in plan.inert] == [
+        ("finetune", 0.1),
+        ("single-task", 0.1),
+        ("dss", 0.1),
+    ]
+    assert all(value == c.alpha3 for value, c in plan.runs)
+    every = plan_ablation("smoke", "lr")  # a key every strategy reads
+    assert every.inert == () and len(every.runs) == 5 * len(every.values)
+    none = plan_ablation("smoke", "alpha3", strategies=["dss"])
+    assert [c.alpha3 for c in none.configs] == [0.1]
+    assert "no planned strategy reads alpha3" in plan_lines(none)[-1]
+
+
+def test_alpha3_dry_run_plans_only_its_readers_and_shows_each_value(tmp_path, capsys):
+    argv = ["ablate", "--vary", "alpha3", "--suite", "smoke", "--runs-dir", str(tmp_path)]
+    args = sweep_parser().parse_args([*argv, "--dry-run"])
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    assert "not reading alpha3: finetune, single-task, dss" in out
+    assert "to train: 17 runs" in out  # 7 values x (dss+mi, dss+kl) + 3 default runs
+    rows = [line for line in out.splitlines() if line.startswith("  train ")]
+    assert len(rows) == 17 and all("alpha3=" in line for line in rows)
+    inert = [line for line in rows if " dss+mi " not in line and " dss+kl " not in line]
+    assert len(inert) == 3 and all(line.endswith("alpha3=0.1") for line in inert)
+    assert not any(tmp_path.iterdir())
+
+
 def test_dry_run_trains_nothing(tmp_path, capsys):
     argv = ["ablate", "--vary", "mi_variant", "--suite", "smoke", "--strategies", "dss+mi"]
     args = sweep_parser().parse_args([*argv, "--runs-dir", str(tmp_path), "--dry-run"])
@@ -95,9 +128,10 @@ def test_dry_run_trains_nothing(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_tiny_ablation_writes_table_figure_and_section(tmp_path):
-    suite = write_tiny_suite(tmp_path)
+    suite = write_tiny_suite(tmp_path, strategies=("dss+mi", "finetune"))
     runs = tmp_path / "runs"
     plan: AblationPlan = plan_ablation(str(suite), "alpha3", [0.0])
+    assert len(plan.runs) == 3  # finetune does not read alpha3: its default run only
     section_path = run_ablation(plan, runs_dir=runs)
     out = runs / "ablations" / "tiny-alpha3"
     assert section_path == out / "section.json"
@@ -108,7 +142,12 @@ def test_tiny_ablation_writes_table_figure_and_section(tmp_path):
             assert key not in entry or (out / entry[key]).is_file()
     with open(out / "ablation.csv") as handle:
         rows = list(csv.DictReader(handle))
-    assert [(r["alpha3"], r["is_default"]) for r in rows] == [("0.0", "False"), ("0.1", "True")]
+    assert [(r["strategy"], r["alpha3"], r["is_default"], r["reads_key"]) for r in rows] == [
+        ("dss+mi", "0.0", "False", "True"),
+        ("dss+mi", "0.1", "True", "True"),
+        ("finetune", "0.1", "True", "False"),
+    ]
+    assert section["details"]["not_reading_key"] == ["finetune"]
     assert rows[0]["p_value"] and not rows[1]["p_value"]
     assert float(rows[0]["accuracy_low"]) <= float(rows[0]["accuracy"])
     mtimes = {p: p.stat().st_mtime for p in runs.glob("tiny/*/*/*/seed-*/metrics.json")}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -122,6 +123,8 @@ def peak_step_memory(run_step: Callable[[], None], device: torch.device) -> int:
         run_step()
         sync(device)
         return torch.cuda.max_memory_allocated(device) - before
+    # kineto writes "USDT: ... profiler_start/stop" lines to stderr below level 6 (its USDT is 5)
+    os.environ.setdefault("KINETO_LOG_LEVEL", "6")
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         run_step()
     return _peak_allocated(prof)

@@ -4,7 +4,7 @@ Usage::
 
     bench perf [--model M] [--dataset D] [--batch B] [--input-len L] [--target-len T]
                [--steps N] [--warmup K] [--threads N] [--precision fp32|bf16]
-               [--device cpu|cuda] [--eval-examples N] [--quick] [--json] [--output FILE]
+               [--device cpu|cuda] [--eval-examples N] [--quick] [--json] [--out FILE]
 
 Torch is imported inside the command.
 """
@@ -56,5 +56,11 @@ def add_perf_parser(subparsers: argparse._SubParsersAction) -> None:
         "--quick", action="store_true", help="tiny sizes (tiny-t5-s, synth, 3 steps): seconds"
     )
     perf.add_argument("--json", action="store_true", help="print JSON instead of the table")
-    perf.add_argument("--output", help="also write the JSON to this file (atomically)")
+    perf.add_argument(
+        "--out",
+        "--output",
+        dest="output",
+        metavar="FILE",
+        help="also write the JSON to this file, atomically (--output is the old name)",
+    )
     perf.set_defaults(func=_cmd_perf)
