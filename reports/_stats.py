@@ -189,12 +189,13 @@ def _components(x: np.ndarray) -> Components:
     )
 
 
-def _one_seed(d: np.ndarray, level: float) -> Estimate:
-    """One seed (or one example): only one source of variation can be estimated."""
+def _one_seed(d: np.ndarray, level: float, per_seed: np.ndarray) -> Estimate:
+    """One seed (or one example): only one source of variation, the spread of ``d``, can be
+    estimated; ``per_seed`` is each seed's value."""
     n = d.size
     variance = float(d.var(ddof=1)) / n if n > 1 else 0.0
     return _finish(
-        float(d.mean()), variance, n - 1, level, n=n, seeds=1, design=ONE_SEED, per_seed=d[:1]
+        float(d.mean()), variance, n - 1, level, n=n, seeds=1, design=ONE_SEED, per_seed=per_seed
     )
 
 
@@ -203,9 +204,9 @@ def accuracy_interval(correct: np.ndarray, level: float = 0.95) -> Estimate:
     x = _matrix(correct)
     seeds, n = x.shape
     if seeds == 1:
-        return _one_seed(x[0], level)
+        return _one_seed(x[0], level, x.mean(axis=1))
     if n == 1:
-        return _one_seed(x[:, 0], level)
+        return _one_seed(x[:, 0], level, x[:, 0])
     ms_seed, ms_example, ms_residual = _mean_squares(x)
     seed_term = ms_seed / (n * seeds)  # the spread of the per-seed means
     # var_v / S + var_e / (n S) from the seed means, var_u / n from the example means less the
@@ -255,7 +256,7 @@ def accuracy_difference(
         return accuracy_interval(a - b, level)
     seeds_a, seeds_b = a.shape[0], b.shape[0]
     if min(seeds_a, seeds_b) == 1 or n == 1:
-        return _one_seed(a.mean(axis=0) - b.mean(axis=0), level)
+        return _one_seed(a.mean(axis=0) - b.mean(axis=0), level, np.array([]))
     ms_a, ms_b = _mean_squares(a), _mean_squares(b)
     example_diff = a.mean(axis=0) - b.mean(axis=0)
     ms_example = float(example_diff.var(ddof=1))  # per example: var_du + e_a/S_a + e_b/S_b

@@ -272,7 +272,11 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     assert_renders_in_chromium(report.html, tmp_path)
 
 
-FINDINGS_BUNDLES = ["synth-cpu", "paper-table-cpu-minilm"]  # docs/findings.md
+FINDINGS_BUNDLES = [
+    "synth-cpu",
+    "paper-table-cpu-minilm",
+    "esnli-paired-minilm",
+]  # docs/findings.md
 
 
 @pytest.mark.parametrize("name", FINDINGS_BUNDLES)

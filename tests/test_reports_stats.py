@@ -39,6 +39,7 @@ def test_one_seed_interval_of_a_bernoulli_mean_has_the_binomial_width():
     result = accuracy_interval(correct)
     assert result.design == ONE_SEED
     assert result.estimate == pytest.approx(correct.mean())
+    assert result.per_seed == pytest.approx((correct.mean(),))  # the seed's own accuracy
     assert result.low < 0.7 < result.high
     expected_width = 2 * 1.96 * np.sqrt(0.7 * 0.3 / 4000)
     assert result.high - result.low == pytest.approx(expected_width, rel=0.05)
