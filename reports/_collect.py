@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.config import UNHASHED_KEYS, flatten
+from bench.config import UNHASHED_KEYS, config_from_dict, flatten
 from bench.errors import BenchError, FileFormatError
 from bench.metrics import accuracy_summary, dataset_metric, rescored
 from bench.store import SEED_DIR, iter_runs, read_json, read_jsonl
@@ -222,7 +222,8 @@ def collect_runs(
             problem = f"{type(err).__name__}: {err}"
             raise FileFormatError(f"{directory}: malformed run files ({problem})") from None
         rows.append(row)
-        configs[run_id] = flatten(record["config"])
+        # read back through the config type: runs recorded before a key existed get its default
+        configs[run_id] = flatten(config_from_dict(record["config"]).to_dict())
         envs[run_id] = env
         predictions.append(_prediction_rows(run_id, scored))
         if log is not None:

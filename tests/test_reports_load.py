@@ -40,3 +40,21 @@ def test_nothing_to_load_is_one_clear_error(tmp_path):
         load_runs(tmp_path / "missing")
     with pytest.raises(BenchError, match="no finished runs"):
         load_runs("results/smoke-cpu", suite="nothing")
+
+
+def test_runs_recorded_before_a_config_key_existed_read_with_its_default(tmp_path):
+    """A store whose runs were written by cotbench versions with different config keys (the
+    smoke bundle's predate ``full_test``; one run is rewritten as today's code records it)
+    reads every key with its default, not as a spurious variant or a KeyError."""
+    import json
+
+    from bench.config import config_from_dict
+
+    store = unpack_runs(Path("results/smoke-cpu"), tmp_path)
+    record_path = next(store.glob("smoke/synth/dss/*/seed-0/config.json"))
+    record = json.loads(record_path.read_text())
+    assert "full_test" not in record["config"]
+    record["config"] = config_from_dict(record["config"]).to_dict()  # every key of today
+    record_path.write_text(json.dumps(record))
+    runs = load_runs(store)
+    assert "full_test" not in runs.runs.columns and len(runs.runs) == 5
