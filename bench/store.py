@@ -22,10 +22,11 @@ import os
 import re
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from bench.config import UNHASHED_KEYS, RunConfig, config_from_dict
 from bench.errors import BenchError, FileFormatError
@@ -35,6 +36,7 @@ STARTED = "started"
 ABSENT = "absent"
 METRICS_KEYS = ("status", "config_hash", "selected", "primary", "test", "prediction_files")
 SEED_DIR = re.compile(r"seed-\d+")  # not the seed-<n>.replaced-<time> dirs that --force leaves
+RUN_GLOB = "*/*/*/seed-*"  # under a suite: <dataset>/<strategy>/<config-hash>/seed-<n>
 
 
 def run_dir(runs_dir: Path, suite: str, config: RunConfig) -> Path:
@@ -133,12 +135,12 @@ def run_state(directory: Path) -> str:
     """
     directory = Path(directory)
     try:
-        if (directory / "metrics.json").exists():
-            metrics = _record(directory, "metrics.json", ("status",))
+        if (directory / RunDir.METRICS).exists():
+            metrics = _record(directory, RunDir.METRICS, ("status",))
             if metrics["status"] != FINISHED:
                 return STARTED
-            metrics = _record(directory, "metrics.json", METRICS_KEYS)
-            _record(directory, "config.json", ("config",))
+            metrics = _record(directory, RunDir.METRICS, METRICS_KEYS)
+            _record(directory, RunDir.CONFIG, ("config",))
             files = metrics["prediction_files"]
             if not isinstance(files, dict) or not files:
                 raise DamagedRun(directory, "metrics.json lacks prediction_files")
@@ -150,8 +152,8 @@ def run_state(directory: Path) -> str:
                 except FileFormatError as err:
                     raise DamagedRun(directory, str(err).removeprefix(f"{directory}/")) from None
             return FINISHED
-        if (directory / "config.json").exists():
-            _record(directory, "config.json", ("config",))
+        if (directory / RunDir.CONFIG).exists():
+            _record(directory, RunDir.CONFIG, ("config",))
             return STARTED
     except DamagedRun:
         if not directory.exists():
@@ -174,10 +176,10 @@ def _compared(config: dict) -> dict:
 def check_same_config(directory: Path, config: RunConfig) -> None:
     """Refuse to reuse a directory whose recorded config differs from ``config`` in a key that
     changes the numbers (``checkpoint_every`` and ``log_every`` may differ)."""
-    path = directory / "config.json"
+    path = directory / RunDir.CONFIG
     if not path.is_file():
         return
-    recorded = _record(directory, "config.json", ("config",))["config"]
+    recorded = _record(directory, RunDir.CONFIG, ("config",))["config"]
     try:
         same = _compared(recorded) == _compared(config.to_dict())
     except BenchError as err:
@@ -204,7 +206,7 @@ def run_lock(directory: Path, wait: Callable[[str], None] | None = None) -> Iter
     wait until that process is done.
     """
     directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / ".lock", "w") as handle:
+    with open(directory / RunDir.LOCK, "w") as handle:
         waited = False
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -222,8 +224,127 @@ def run_lock(directory: Path, wait: Callable[[str], None] | None = None) -> Iter
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+@dataclass(frozen=True)
+class RunDir:
+    """One run's directory: the names of its files, their readers, its state and its lock.
+
+    Every module that touches a run directory goes through this type, so the layout is written
+    down once (here).
+    """
+
+    path: Path
+
+    CONFIG: ClassVar[str] = "config.json"
+    ENV: ClassVar[str] = "env.json"
+    METRICS: ClassVar[str] = "metrics.json"
+    TRAIN_LOG: ClassVar[str] = "train_log.jsonl"
+    PREDICTIONS: ClassVar[str] = "predictions.jsonl"
+    TOKENIZER: ClassVar[str] = "tokenizer.json"
+    CHECKPOINTS: ClassVar[str] = "checkpoints"
+    BEST_CHECKPOINT: ClassVar[str] = "best.pt"
+    LOCK: ClassVar[str] = ".lock"
+    RECORD_FILES: ClassVar[tuple[str, ...]] = (CONFIG, ENV, METRICS, TRAIN_LOG, TOKENIZER)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Path(self.path))
+
+    @classmethod
+    def of(cls, runs_dir: Path, suite: str, config: RunConfig) -> RunDir:
+        """The directory of the run of ``config`` in ``suite`` under ``runs_dir``."""
+        return cls(run_dir(runs_dir, suite, config))
+
+    @staticmethod
+    def prediction_file_name(select: str, selected: bool) -> str:
+        """File name of the test predictions of the ``select`` checkpoint (``last``/``best``):
+        ``predictions.jsonl`` for the selected one, ``predictions-<select>.jsonl`` otherwise."""
+        return RunDir.PREDICTIONS if selected else f"predictions-{select}.jsonl"
+
+    @property
+    def name(self) -> str:
+        """The seed directory's name (``seed-<n>``)."""
+        return self.path.name
+
+    @property
+    def config_file(self) -> Path:
+        return self.path / self.CONFIG
+
+    @property
+    def env_file(self) -> Path:
+        return self.path / self.ENV
+
+    @property
+    def metrics_file(self) -> Path:
+        return self.path / self.METRICS
+
+    @property
+    def train_log_file(self) -> Path:
+        return self.path / self.TRAIN_LOG
+
+    @property
+    def predictions_file(self) -> Path:
+        return self.path / self.PREDICTIONS
+
+    @property
+    def tokenizer_file(self) -> Path:
+        return self.path / self.TOKENIZER
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.path / self.CHECKPOINTS
+
+    @property
+    def best_checkpoint(self) -> Path:
+        return self.checkpoints_dir / self.BEST_CHECKPOINT
+
+    @property
+    def lock_file(self) -> Path:
+        return self.path / self.LOCK
+
+    def read_config(self) -> dict:
+        """The ``config.json`` record (``config``, ``config_hash``, ``seed``, ...)."""
+        return read_json(self.config_file)
+
+    def read_env(self) -> dict:
+        return read_json(self.env_file)
+
+    def read_metrics(self) -> dict:
+        return read_json(self.metrics_file)
+
+    def read_train_log(self) -> list[dict]:
+        return read_jsonl(self.train_log_file)
+
+    def read_predictions(self, name: str = PREDICTIONS) -> list[dict]:
+        """Per-example test records of the selected checkpoint (or of the file ``name``)."""
+        return read_jsonl(self.path / name)
+
+    def prediction_files(self) -> dict[str, str]:
+        """``metrics.json``'s ``prediction_files``: checkpoint (``last``/``best``) -> file name."""
+        return self.read_metrics()["prediction_files"]
+
+    def state(self) -> str:
+        """:func:`run_state` of this directory."""
+        return run_state(self.path)
+
+    def is_finished(self) -> bool:
+        return is_finished(self.path)
+
+    def lock(self, wait: Callable[[str], None] | None = None) -> AbstractContextManager[bool]:
+        """:func:`run_lock` on this directory."""
+        return run_lock(self.path, wait)
+
+    def move_aside(self) -> Path:
+        return move_aside(self.path)
+
+
+def iter_run_dirs(runs_dir: Path, suite: str = "*", finished: bool = True) -> Iterator[RunDir]:
+    """Seed directories under ``runs_dir`` (of ``suite``; only the finished ones by default),
+    in path order; the ``.replaced-<time>`` directories ``--force`` leaves are never listed."""
+    for path in sorted(Path(runs_dir).glob(f"{suite}/{RUN_GLOB}")):
+        if SEED_DIR.fullmatch(path.name) and path.is_dir() and (not finished or is_finished(path)):
+            yield RunDir(path)
+
+
 def iter_runs(runs_dir: Path) -> Iterator[Path]:
     """Every finished run directory under ``runs_dir``."""
-    for metrics in sorted(Path(runs_dir).glob("*/*/*/*/seed-*/metrics.json")):
-        if SEED_DIR.fullmatch(metrics.parent.name) and is_finished(metrics.parent):
-            yield metrics.parent
+    for run in iter_run_dirs(runs_dir):
+        yield run.path
