@@ -36,7 +36,7 @@ def load_runs(path: str | Path, suite: str | None = None, profile: str | None = 
     if not source.is_dir():
         raise BenchError(f"{source}: no such run store or bundle")
     if (source / MANIFEST).is_file():
-        from bench.bundle import unpack_runs
+        from reports.bundle import unpack_runs
 
         with tempfile.TemporaryDirectory(prefix="cotbench-load-") as tmp:
             store = collect_runs(unpack_runs(source, Path(tmp)), suite, profile)

@@ -22,13 +22,13 @@ import torch
 import yaml
 
 from bench import faults, tokenizer
-from bench.bundle import MANIFEST, verify_bundle
 from bench.cli import main
 from bench.data import DATASETS, DatasetSplits, LoadOptions, load_dataset
 from bench.errors import BenchError, DataError
 from bench.provenance import file_sha256
 from bench.runner import run_one
 from bench.store import DamagedRun, move_aside, read_json, read_jsonl, run_dir, write_json
+from reports.bundle import MANIFEST, verify_bundle
 from tests.helpers import TINY, tiny_config
 
 pytestmark = pytest.mark.slow

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.bundle import unpack_runs
 from bench.errors import BenchError
 from reports import load_runs
+from reports.bundle import unpack_runs
 
 BUNDLES = sorted(p for p in Path("results").iterdir() if (p / "MANIFEST.json").is_file())
 

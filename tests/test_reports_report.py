@@ -27,7 +27,7 @@ from reports import (
     summary_table,
 )
 from reports._figures import PANEL_PX_KEY
-from reports.cli import add_report_parser, parse_pair
+from reports.cli import add_report_parsers, parse_pair
 from tests.helpers import tiny_config
 
 pytestmark = pytest.mark.slow
@@ -196,7 +196,7 @@ def _png(tmp_path: Path) -> Path:
 
 def test_cli_report_command(runs_dir, tmp_path, capsys):
     parser = argparse.ArgumentParser()
-    add_report_parser(parser.add_subparsers(dest="command"))
+    add_report_parsers(parser.add_subparsers(dest="command"))
     out = tmp_path / "cli.html"
     args = parser.parse_args(
         [

@@ -130,8 +130,8 @@ def power_block(bundle: Path, points: str) -> str:
 def ranking_block(bundle: Path) -> str:
     """Per condition: exact match of greedy decoding against ranking the candidates (the most
     probable one taken as the answer), means over seeds, and the chance level of ranking."""
-    from bench.bundle import unpack_runs
     from reports import collect_runs
+    from reports.bundle import unpack_runs
 
     names = variants(bundle)
     lines = [
@@ -156,9 +156,9 @@ def ranking_block(bundle: Path) -> str:
 
 def ablation_block(bundle: Path, key: str, strategies: str, values: str, sets: str = "") -> str:
     """``bench ablate``'s table over the bundle's runs (needs every run of the grid in it)."""
-    from bench.bundle import unpack_runs
     from bench.config import parse_set_options
     from reports import BootstrapSpec
+    from reports.bundle import unpack_runs
     from sweeps._ablate import ablation_display, ablation_table, plan_ablation
     from sweeps._keys import parse_values
 

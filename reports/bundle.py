@@ -22,7 +22,7 @@ recomputes every cell of the four tables with the recorded settings and the bund
 files: counts and accuracies exactly, strings exactly,
 other floats to a relative tolerance of :data:`REL_TOL` (and :data:`ABS_TOL` near zero). Every
 number and claim of a bundled paper file must name its source table. ``bench verify --rerun``
-(:mod:`bench._rerun`) also retrains the runs and compares the results.
+(:mod:`reports.rerun`) also retrains the runs and compares the results.
 """
 
 from __future__ import annotations
@@ -35,8 +35,9 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
+import pandas as pd
 import yaml
 
 from bench.config import config_from_dict
@@ -44,11 +45,11 @@ from bench.errors import BenchError, FileFormatError
 from bench.metrics import accuracy_summary, dataset_metric, rescored
 from bench.provenance import file_sha256, git_commit, package_versions
 from bench.store import SEED_DIR, read_json, read_jsonl, write_json, write_text_atomic
-
-if TYPE_CHECKING:
-    import pandas as pd
-
-    from reports import BootstrapSpec
+from reports._calibration_table import calibration_table
+from reports._collect import collect_runs
+from reports._paper import load_papers, verdict_table
+from reports._stats import BootstrapSpec
+from reports._tables import DEFAULT_PAIRS, paired_table, summary_table
 
 MANIFEST = "MANIFEST.json"
 PROVENANCE = "provenance.json"
@@ -166,15 +167,6 @@ def _tables_csv(
 ) -> dict[str, str]:
     """The tables of the bundle's runs as CSV (raw numbers); the verdicts (against the bundle's
     ``papers/``) only with ``verdicts``."""
-    from reports import (
-        calibration_table,
-        collect_runs,
-        load_papers,
-        paired_table,
-        summary_table,
-        verdict_table,
-    )
-
     with tempfile.TemporaryDirectory() as tmp:
         runs = unpack_runs(bundle, Path(tmp))
         store = collect_runs(runs, suite=suite, profile=profile, check_metrics=False)
@@ -254,8 +246,6 @@ def export_bundle(
     verdicts are judged against the installed paper files (``reports/papers``), which are copied
     into the bundle. An existing ``out`` is replaced only with ``force``.
     """
-    from reports import DEFAULT_PAIRS, BootstrapSpec, collect_runs
-
     spec = spec or BootstrapSpec()
     runs_dir, out = Path(runs_dir), Path(out)
     if out.exists() and not force:
@@ -301,8 +291,6 @@ def refresh_bundle(path: str | Path) -> Path:
     Runs, predictions and paper files are kept byte for byte; the provenance records the
     statistics used; the bundle is replaced atomically.
     """
-    from reports import BootstrapSpec
-
     bundle = Path(path)
     if bundle.is_symlink() or not (bundle / MANIFEST).is_file():
         raise BenchError(f"{bundle}: not a results bundle (no {MANIFEST})")
@@ -449,8 +437,6 @@ def _check_run(bundle: Path, directory: Path) -> list[Mismatch]:
 
 def _read_csv(text: str) -> pd.DataFrame:
     """A table's CSV text as a frame (an empty table is written as a blank line)."""
-    import pandas as pd
-
     return pd.read_csv(io.StringIO(text)) if text.strip() else pd.DataFrame()
 
 
@@ -514,8 +500,6 @@ def _check_papers(bundle: Path) -> list[Mismatch]:
 
 
 def _check_tables(bundle: Path, provenance: dict[str, Any], verdicts: bool) -> list[Mismatch]:
-    from reports import BootstrapSpec
-
     settings = provenance["tables"]
     spec = BootstrapSpec.from_settings(settings["bootstrap"])
     pairs = [(a, b) for a, b in settings["pairs"]]

@@ -26,12 +26,12 @@ from typing import Any
 
 import torch
 
-from bench.bundle import PROVENANCE, RERUN_TOLERANCE, RUNS, Mismatch, differs, run_files
 from bench.config import RunConfig, config_from_dict
 from bench.errors import BenchError
 from bench.runner import load_run_data, run_one, tokenizer_corpus
 from bench.store import SEED_DIR, read_json
 from bench.tokenizer import corpus_hash
+from reports.bundle import PROVENANCE, RERUN_TOLERANCE, RUNS, Mismatch, differs, run_files
 
 PREDICTION_FIELDS = ("id", "prediction", "correct", "confidence", "candidate_probs")
 CPU_FLOAT_RTOL = 1e-4  # probabilities, reruns on another processor type (measured: ~1e-5 after
