@@ -9,6 +9,7 @@ against ``metrics.json``; a malformed file is a :class:`~bench.errors.BenchError
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import pandas as pd
 from bench.config import UNHASHED_KEYS, config_from_dict, flatten
 from bench.errors import BenchError, FileFormatError
 from bench.metrics import accuracy_summary, dataset_metric, rescored
-from bench.store import SEED_DIR, iter_runs, read_json, read_jsonl
+from bench.store import SEED_DIR, is_finished, iter_runs, read_json, read_jsonl
 
 GROUP_KEYS = ["suite", "profile", "dataset", "strategy", "config_hash"]
 IDENTITY_KEYS = {"dataset", "strategy", "seed"}  # always their own columns, never "varying"
@@ -163,9 +164,18 @@ def _prediction_rows(run_id: str, rows: list[dict]) -> pd.DataFrame:
     )
 
 
-def _unfinished(runs_dir: Path, finished: set[Path], suite: str | None) -> list[str]:
+def _finished(runs_dir: Path, only: Collection[Path] | None) -> list[Path]:
+    """The finished run directories under ``runs_dir`` (of ``only``, when given)."""
+    if only is not None:
+        return [directory for directory in sorted(set(only)) if is_finished(directory)]
+    return list(iter_runs(runs_dir)) if runs_dir.is_dir() else []
+
+
+def _unfinished(
+    runs_dir: Path, finished: set[Path], suite: str | None, only: Collection[Path] | None
+) -> list[str]:
     pattern = f"{suite or '*'}/*/*/*/seed-*/config.json"
-    started = (p.parent for p in runs_dir.glob(pattern))
+    started = (p.parent for p in runs_dir.glob(pattern)) if only is None else only
     return sorted(
         str(d.relative_to(runs_dir))
         for d in started
@@ -188,8 +198,10 @@ def collect_runs(
     suite: str | None = None,
     profile: str | None = None,
     check_metrics: bool = True,
+    only: Collection[Path] | None = None,
 ) -> RunStore:
-    """Every finished run under ``runs_dir`` (optionally one suite and/or profile).
+    """Every finished run under ``runs_dir`` (optionally one suite and/or profile; with
+    ``only``, of those run directories only).
 
     ``check_metrics=False`` skips the check of the re-scored predictions against each run's
     ``metrics.json`` (``bench verify`` reports those differences cell by cell)."""
@@ -198,7 +210,7 @@ def collect_runs(
     configs: dict[str, dict[str, Any]] = {}
     envs: dict[str, dict[str, Any]] = {}
     finished = set()
-    for directory in iter_runs(runs_dir) if runs_dir.is_dir() else []:
+    for directory in _finished(runs_dir, only):
         finished.add(directory)
         try:
             record = read_json(directory / "config.json")
@@ -241,5 +253,5 @@ def collect_runs(
         envs=envs,
         varying=varying,
         variant_keys=variant,
-        unfinished=_unfinished(runs_dir, finished, suite) if runs_dir.is_dir() else [],
+        unfinished=_unfinished(runs_dir, finished, suite, only) if runs_dir.is_dir() else [],
     )

@@ -4,6 +4,8 @@ planning, on synthetic data with known answers (coverage by simulation is in
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -31,6 +33,8 @@ def test_holm_matches_a_hand_computed_case():
     assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
     assert holm([0.2]) == pytest.approx([0.2])
     assert holm([0.5, 0.6]) == pytest.approx([1.0, 1.0])  # capped at 1
+    # a comparison not made (NaN) stays NaN and is no member of the family
+    assert holm([0.01, math.nan, 0.04]) == pytest.approx([0.02, math.nan, 0.04], nan_ok=True)
 
 
 def test_one_seed_interval_of_a_bernoulli_mean_has_the_binomial_width():
