@@ -27,7 +27,7 @@ from bench.config import RunConfig
 from bench.errors import ConfigError
 from bench.executors import Execution, Outcome, launch_distributed, timed_run
 from bench.runner import RunResult
-from bench.store import is_finished, read_json, run_dir
+from bench.store import RunDir
 
 # variables the driver passes on to the tasks when they are set (the nodes' own otherwise)
 FORWARDED_ENV = ("COTBENCH_CACHE", "HF_HUB_OFFLINE", "HF_HOME", "TOKENIZERS_PARALLELISM")
@@ -61,11 +61,10 @@ def remote(ray: Any, function: Callable, execution: Execution, gpus: int) -> Any
     )
 
 
-def _wait_for_lock(directory: Path) -> None:
+def _wait_for_lock(run: RunDir) -> None:
     """Block while another process holds the run (a lost attempt that has not died yet)."""
-    lock = directory / ".lock"
-    if lock.is_file():
-        with open(lock) as handle:
+    if run.lock_file.is_file():
+        with open(run.lock_file) as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             fcntl.flock(handle, fcntl.LOCK_UN)
 
@@ -75,7 +74,7 @@ def run_task(config: RunConfig, kwargs: dict, gpus: int, threads: int) -> Outcom
     import torch
 
     torch.set_num_threads(threads)
-    _wait_for_lock(run_dir(Path(kwargs["runs_dir"]), kwargs["suite"], config))
+    _wait_for_lock(RunDir.of(Path(kwargs["runs_dir"]), kwargs["suite"], config))
     if gpus > 1:  # Ray set CUDA_VISIBLE_DEVICES to this task's GPUs
         return launch_distributed(config, kwargs, gpus)
     return timed_run(config, kwargs)
@@ -103,9 +102,9 @@ def run_on_ray(
     done: dict[int, Outcome] = {}
     pending: dict = {}
     for index, config in enumerate(configs):
-        directory = run_dir(Path(kwargs["runs_dir"]), kwargs["suite"], config)
-        if is_finished(directory) and not kwargs.get("force"):
-            result = RunResult(directory, True, read_json(directory / "metrics.json"))
+        run = RunDir.of(Path(kwargs["runs_dir"]), kwargs["suite"], config)
+        if run.is_finished() and not kwargs.get("force"):
+            result = RunResult(run.path, True, run.read_metrics())
             done[index] = (result, config, 0.0)
             on_done(len(done), done[index])
         else:

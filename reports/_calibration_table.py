@@ -26,8 +26,6 @@ from reports._tables import (
 
 CALIBRATION_FAMILY = "every calibration comparison of the table (one report)"
 
-TOKENIZER_FILE = "tokenizer.json"  # written into the run directory for the preset models
-
 
 def small_n_warning(n: int) -> str:
     """The warning shown beside calibration numbers computed on few test examples."""
@@ -39,7 +37,7 @@ def ece_code_estimate(store: RunStore, run_ids: list[str]) -> float:
     the run's tokenizer file)."""
     values = []
     for run_id in run_ids:
-        tokenizer = store.run_path(run_id) / TOKENIZER_FILE
+        tokenizer = store.run_dir(run_id).tokenizer_file  # the preset models write one
         if not tokenizer.is_file():
             return float("nan")
         rows = store.predictions[store.predictions["run_id"] == run_id]

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.store import read_jsonl
 from reports._collect import RunStore, calibration_point
 
 
@@ -41,7 +40,7 @@ def example_blocks(store: RunStore, n_examples: int = 5) -> list[ExampleBlock]:
         chosen = chosen.sort_values(["strategy", "config_hash"])
         labels = [condition_label(r, store.variant_keys) for _, r in chosen.iterrows()]
         records = [
-            {str(r["id"]): r for r in read_jsonl(store.run_path(run_id) / "predictions.jsonl")}
+            {str(r["id"]): r for r in store.run_dir(run_id).read_predictions()}
             for run_id in chosen["run_id"]
         ]
         shared = [i for i in records[0] if all(i in rec for rec in records)]

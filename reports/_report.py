@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from bench.store import write_text_atomic
+from bench.store import RunDir, write_text_atomic
 from reports._calibration import CONFIDENCE_DEFINITION, CONFIDENCE_SHORT
 from reports._calibration_table import calibration_table, paired_calibration_table
 from reports._collect import RunStore, collect_runs
@@ -109,7 +109,7 @@ def _missing_messages(store: RunStore, tables: ReportTables, filters: str) -> li
                 + ", ".join(sorted(set(absent["strategy"] + " on " + absent["dataset"])))
             )
     if not store.empty and store.train_log.empty:
-        messages.append("No training logs (train_log.jsonl): no training curves.")
+        messages.append(f"No training logs ({RunDir.TRAIN_LOG}): no training curves.")
     return messages
 
 

@@ -50,7 +50,7 @@ def _arm(store: RunStore, directories: list[Path]) -> Arm:
     run_ids = [str(d.relative_to(store.runs_dir)) for d in directories]
     for run_id in run_ids:
         if run_id not in runs.index:
-            raise BenchError(f"{store.run_path(run_id)}: not a finished run")
+            raise BenchError(f"{store.run_dir(run_id).path}: not a finished run")
     runs = runs.loc[run_ids].sort_values("seed", kind="stable")
     ordered = list(runs.index)
     correct, ids = store.example_matrix(ordered, "correct")
@@ -58,7 +58,7 @@ def _arm(store: RunStore, directories: list[Path]) -> Arm:
     for run_id, size in sizes.items():
         if size != len(ids):
             raise BenchError(
-                f"{store.run_path(run_id)}: test examples differ from the other seeds' runs"
+                f"{store.run_dir(run_id).path}: test examples differ from the other seeds' runs"
             )
     return Arm(
         ids=tuple(ids),

@@ -44,7 +44,7 @@ from bench.config import config_from_dict
 from bench.errors import BenchError, FileFormatError
 from bench.metrics import accuracy_summary, dataset_metric, rescored
 from bench.provenance import file_sha256, git_commit, package_versions
-from bench.store import SEED_DIR, read_json, read_jsonl, write_json, write_text_atomic
+from bench.store import RunDir, iter_run_dirs, read_json, write_json, write_text_atomic
 from reports._calibration_table import calibration_table
 from reports._collect import collect_runs
 from reports._paper import load_papers, verdict_table
@@ -65,7 +65,6 @@ RUNS = "runs"
 SHARED = "shared"
 LINKS = f"{SHARED}/links.json"  # {path of a run file: the shared file that holds its bytes}
 MIN_SHARED_BYTES = 4096  # smaller duplicate files stay in their run directories
-RUN_FILES = ("config.json", "env.json", "metrics.json", "train_log.jsonl", "tokenizer.json")
 REL_TOL = 1e-9  # for floats other than accuracies (mean confidence, stderr, CI bounds)
 ABS_TOL = 1e-12  # so that tiny values (e.g. confidences near 0) are still compared
 EXACT_METRICS = ("accuracy", "n", "n_correct", "candidate_accuracy")
@@ -105,15 +104,24 @@ def gzip_bytes(data: bytes) -> bytes:
     return gzip.compress(data, compresslevel=9, mtime=0)
 
 
-def _copy_run(source: Path, target: Path) -> None:
+def _copy_run(source: RunDir, target: Path) -> None:
     target.mkdir(parents=True)
-    for name in RUN_FILES:
-        if (source / name).is_file():
-            shutil.copyfile(source / name, target / name)
-    for name in read_json(source / "metrics.json")["prediction_files"].values():
-        rows = [{k: v for k, v in row.items() if k != "input"} for row in read_jsonl(source / name)]
+    for name in RunDir.RECORD_FILES:
+        if (source.path / name).is_file():
+            shutil.copyfile(source.path / name, target / name)
+    for name in source.prediction_files().values():
+        rows = [
+            {k: v for k, v in row.items() if k != "input"} for row in source.read_predictions(name)
+        ]
         text = "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows)
         (target / f"{name}.gz").write_bytes(gzip_bytes(text.encode()))
+
+
+def bundle_run_dirs(bundle: Path) -> list[RunDir]:
+    """The bundle's run directories that hold a metrics file, in sorted order."""
+    return [
+        run for run in iter_run_dirs(bundle / RUNS, finished=False) if run.metrics_file.is_file()
+    ]
 
 
 def _distinct(values: Iterable[Any]) -> list[Any]:
@@ -125,9 +133,13 @@ def _distinct(values: Iterable[Any]) -> list[Any]:
 def _provenance(
     bundle: Path, suite: str, profile: str, spec: BootstrapSpec, pairs: list[tuple[str, str]]
 ) -> dict[str, Any]:
-    runs = bundle / RUNS
-    envs = {str(p.parent.relative_to(runs)): read_json(p) for p in sorted(runs.rglob("env.json"))}
-    configs = [read_json(p) for p in sorted(runs.rglob("config.json"))]
+    runs = list(iter_run_dirs(bundle / RUNS, finished=False))
+    envs = {
+        str(run.path.relative_to(bundle / RUNS)): run.read_env()
+        for run in runs
+        if run.env_file.is_file()
+    }
+    configs = [run.read_config() for run in runs if run.config_file.is_file()]
     data: dict[str, str] = {}
     for env in envs.values():
         data.update(env.get("data_sources", {}))
@@ -257,7 +269,7 @@ def export_bundle(
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
     try:
         for run_id in run_ids:
-            _copy_run(runs_dir / run_id, staging / RUNS / run_id)
+            _copy_run(RunDir(runs_dir / run_id), staging / RUNS / run_id)
         (staging / PAPERS).mkdir()
         for paper in _installed_papers():
             shutil.copyfile(paper, staging / PAPERS / paper.name)
@@ -300,10 +312,10 @@ def refresh_bundle(path: str | Path) -> Path:
     pairs = [(a, b) for a, b in settings["pairs"]]
     staging = Path(tempfile.mkdtemp(dir=bundle.parent, prefix=f".{bundle.name}.tmp-"))
     try:
-        for source in sorted((bundle / RUNS).glob("*/*/*/*/seed-*")):
-            target = staging / source.relative_to(bundle)
+        for source in iter_run_dirs(bundle / RUNS, finished=False):
+            target = staging / source.path.relative_to(bundle)
             target.mkdir(parents=True)
-            for name, file in run_files(bundle, source).items():
+            for name, file in run_files(bundle, source.path).items():
                 shutil.copyfile(file, target / name)
         shutil.copytree(bundle / PAPERS, staging / PAPERS)
         suite, profile = provenance["suite"], provenance["profile"]
@@ -328,12 +340,10 @@ def _installed_papers() -> list[Path]:
 
 def unpack_runs(bundle: Path, target: Path) -> Path:
     """The bundle's runs as a run store (predictions decompressed) under ``target``."""
-    for source in sorted((bundle / RUNS).glob("*/*/*/*/seed-*")):
-        if not SEED_DIR.fullmatch(source.name):
-            continue
-        directory = target / source.relative_to(bundle / RUNS)
+    for source in iter_run_dirs(bundle / RUNS, finished=False):
+        directory = target / source.path.relative_to(bundle / RUNS)
         directory.mkdir(parents=True)
-        for name, path in run_files(bundle, source).items():
+        for name, path in run_files(bundle, source.path).items():
             if name.endswith(".gz"):
                 (directory / name[: -len(".gz")]).write_bytes(gzip.decompress(path.read_bytes()))
             else:
@@ -403,10 +413,11 @@ def _compare(file: str, prefix: str, stated: dict, recomputed: dict) -> list[Mis
     ]
 
 
-def _check_run(bundle: Path, directory: Path) -> list[Mismatch]:
+def _check_run(bundle: Path, run: RunDir) -> list[Mismatch]:
+    directory = run.path
     rel = str(directory.relative_to(bundle))
-    metrics_file, config_file = f"{rel}/metrics.json", f"{rel}/config.json"
-    metrics, record = read_json(directory / "metrics.json"), read_json(directory / "config.json")
+    metrics_file, config_file = f"{rel}/{RunDir.METRICS}", f"{rel}/{RunDir.CONFIG}"
+    metrics, record = run.read_metrics(), run.read_config()
     found = []
     recomputed_hash = config_from_dict(record["config"]).config_hash()
     for file, cell, stated in (
@@ -522,11 +533,8 @@ def verify_bundle(path: str | Path) -> list[Mismatch]:
     stated = manifest_files(bundle)
     found = _check_manifest(bundle, stated)
     found += _guarded(LINKS, _check_links, bundle, stated)
-    for metrics in sorted((bundle / RUNS).glob("*/*/*/*/seed-*/metrics.json")):
-        if SEED_DIR.fullmatch(metrics.parent.name):
-            found += _guarded(
-                str(metrics.parent.relative_to(bundle)), _check_run, bundle, metrics.parent
-            )
+    for run in bundle_run_dirs(bundle):
+        found += _guarded(str(run.path.relative_to(bundle)), _check_run, bundle, run)
     for name in (PROVENANCE, *TABLES):
         if not (bundle / name).is_file():
             return [*found, Mismatch(name, "file", "present", "missing")]
@@ -550,11 +558,7 @@ def _check_links(bundle: Path, stated: dict[str, str]) -> list[Mismatch]:
 
 def _check_run_list(bundle: Path, provenance: dict[str, Any]) -> list[Mismatch]:
     """The runs present are the runs ``provenance.json`` lists."""
-    present = {
-        str(p.parent.relative_to(bundle / RUNS))
-        for p in (bundle / RUNS).glob("*/*/*/*/seed-*/metrics.json")
-        if SEED_DIR.fullmatch(p.parent.name)
-    }
+    present = {str(run.path.relative_to(bundle / RUNS)) for run in bundle_run_dirs(bundle)}
     listed = set(provenance["runs"])
     return [
         Mismatch(

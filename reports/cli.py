@@ -127,6 +127,7 @@ def _cmd_refresh(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
+    from bench.store import RunDir
     from reports.bundle import manifest_files, render_mismatches, verify_bundle
 
     subset = _subset(args.subset)
@@ -139,7 +140,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     if found:
         print(render_mismatches(found))
         return 1
-    n_runs = sum(name.endswith("/metrics.json") for name in files)
+    n_runs = sum(name.endswith(f"/{RunDir.METRICS}") for name in files)
     print(f"ok: {plural(len(files), 'file')}, {plural(n_runs, 'run')} verified")
     if args.rerun:
         print(f"ok: {plural(len(bundle_runs(args.path, subset)), 'run')} retrained and matched")

@@ -27,7 +27,7 @@ from bench.data import DATASETS, DatasetSplits, LoadOptions, load_dataset
 from bench.errors import BenchError, DataError
 from bench.provenance import file_sha256
 from bench.runner import run_one
-from bench.store import DamagedRun, move_aside, read_json, read_jsonl, run_dir, write_json
+from bench.store import DamagedRun, read_json, read_jsonl, run_dir, write_json
 from reports.bundle import MANIFEST, verify_bundle
 from tests.helpers import TINY, tiny_config
 
@@ -311,14 +311,14 @@ def test_report_survives_a_run_moved_aside_meanwhile(reference, tmp_path, monkey
     import reports._collect as collect
 
     runs, _ = _finished_copy(reference, tmp_path)
-    listed = collect.iter_runs
+    listed = collect.iter_run_dirs
 
-    def moving(runs_dir):
-        for directory in listed(runs_dir):
-            move_aside(directory)
-            yield directory
+    def moving(runs_dir, *args, **kwargs):
+        for run in listed(runs_dir, *args, **kwargs):
+            run.move_aside()
+            yield run
 
-    monkeypatch.setattr(collect, "iter_runs", moving)
+    monkeypatch.setattr(collect, "iter_run_dirs", moving)
     assert collect.collect_runs(runs).empty
 
 

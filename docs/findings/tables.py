@@ -27,6 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.config import flatten
+from reports.bundle import bundle_run_dirs
 
 # config keys that tell the conditions of one strategy apart in the findings bundles
 VARIANT_KEYS = ("mi_variant", "alpha3", "noise.type", "noise.level")
@@ -36,8 +37,8 @@ BLOCK = re.compile(r"<!-- begin (\S+) (\S+) -->\n(.*?)<!-- end -->", re.DOTALL)
 def variants(bundle: Path) -> dict[str, str]:
     """config hash -> the variant keys that differ between the bundle's configs, as text."""
     configs = {}
-    for path in sorted((bundle / "runs").rglob("config.json")):
-        record = json.loads(path.read_text())
+    for run in bundle_run_dirs(bundle):
+        record = run.read_config()
         configs[record["config_hash"]] = flatten(record["config"])
     varying = [k for k in VARIANT_KEYS if len({str(c.get(k)) for c in configs.values()}) > 1]
     return {
