@@ -2,8 +2,8 @@
 paired comparison of two arms on the same test examples (what ``bench ablate`` and ``bench
 sweep`` tabulate).
 
-The runs are read with :func:`reports._collect.collect_runs` (each prediction re-scored from
-prediction and gold) and stacked with :meth:`~reports._collect.RunStore.example_matrix` in seed
+The runs are read with :func:`reports.collect.collect_runs` (each prediction re-scored from
+prediction and gold) and stacked with :meth:`~reports.collect.RunStore.example_matrix` in seed
 order, so that two arms with the same seeds are paired row by row.
 """
 
@@ -18,9 +18,9 @@ import numpy as np
 
 from bench.errors import BenchError
 from bench.store import RunDir
-from reports._collect import RunStore, collect_runs
-from reports._stats import BootstrapSpec, accuracy_difference, seeds_paired
-from reports._tables import estimate_columns
+from reports.collect import RunStore, collect_runs
+from reports.stats import BootstrapSpec, accuracy_difference, seeds_paired
+from reports.tables import estimate_columns
 
 Key = TypeVar("Key", bound=Hashable)
 
@@ -31,7 +31,7 @@ class Arm:
 
     ids: tuple[str, ...]  # test example ids, sorted
     correct: np.ndarray  # [seeds, examples] 0/1
-    confidence: np.ndarray  # [seeds, examples], see reports._calibration.CONFIDENCE_DEFINITION
+    confidence: np.ndarray  # [seeds, examples], see reports.calibration.CONFIDENCE_DEFINITION
     confidence_correct: np.ndarray  # [seeds, examples] 0/1: what the confidence is scored on
     seeds: tuple[int, ...]  # the run seed of each row
     valid_accuracy: float  # mean over seeds of the best validation accuracy
@@ -72,7 +72,7 @@ def _arm(store: RunStore, directories: list[Path]) -> Arm:
 
 def compare_arms(arm: Arm, baseline: Arm, spec: BootstrapSpec) -> dict:
     """Test accuracy of ``arm`` minus ``baseline``, paired by seed when they share their seeds:
-    the columns of :func:`reports._tables.estimate_columns`, blank when the two arms were scored
+    the columns of :func:`reports.tables.estimate_columns`, blank when the two arms were scored
     on different test examples."""
     if arm.ids != baseline.ids:
         return estimate_columns(None)

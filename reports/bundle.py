@@ -1,19 +1,18 @@
 """Results bundles: ``bench export`` writes one, ``bench verify`` re-derives its numbers.
 
-A bundle holds, for every finished run of one suite and profile, the files of the run store
-below ``runs/<suite>/<dataset>/<strategy>/<config-hash>/seed-<n>/`` (predictions gzip-compressed
-with a zero timestamp, so equal runs give equal bytes, and without the ``input`` texts, which are
-the datasets' own and stay out of committed files); the tables ``summary.csv``, ``paired.csv``
-(paired tests of :data:`reports.DEFAULT_PAIRS`), ``calibration.csv`` (ECE variants, MCE, Brier
-with CIs) and ``verdicts.csv`` (paper numbers against ours), all computed from the bundle's own
-runs; the paper reference files they were judged against (``papers/<name>.yaml``);
-``provenance.json`` (versions, commits, config hashes, data checksums, the tables' statistics,
-settings and pairs) and ``MANIFEST.json`` (the sha256 of every other file; written last). A run
-file with identical copies elsewhere in the bundle (the tokenizer every run shares, the last
-checkpoint's predictions when it was also the best) is stored once under ``shared/`` and
-``shared/links.json`` says where each copy belongs; bundles written before that keep every file
-in place and read the same. ``bench refresh`` recomputes an existing bundle's tables with the
-current statistics.
+A bundle holds, for every finished run of one suite and profile, the files of the run store below
+``runs/<suite>/<dataset>/<strategy>/<config-hash>/seed-<n>/`` (predictions gzip-compressed with a
+zero timestamp, so equal runs give equal bytes, and without the ``input`` texts, which are the
+datasets' own and stay out of committed files); the tables ``summary.csv``, ``paired.csv`` (paired
+tests of :data:`reports.tables.DEFAULT_PAIRS`), ``calibration.csv`` (ECE variants, MCE, Brier with
+CIs) and ``verdicts.csv`` (paper numbers against ours), all computed from the bundle's own runs; the
+paper reference files they were judged against (``papers/<name>.yaml``); ``provenance.json``
+(versions, commits, config hashes, data checksums, the tables' statistics, settings and pairs) and
+``MANIFEST.json`` (the sha256 of every other file; written last). A run file with identical copies
+elsewhere in the bundle (the tokenizer every run shares, the last checkpoint's predictions when it
+was also the best) is stored once under ``shared/`` and ``shared/links.json`` says where each copy
+belongs; bundles written before that keep every file in place and read the same. ``bench refresh``
+recomputes an existing bundle's tables with the current statistics.
 
 Verification checks the manifest and that the runs present are the runs ``provenance.json``
 lists, re-scores each prediction's ``correct`` from its prediction and gold, recomputes each
@@ -45,11 +44,11 @@ from bench.errors import BenchError, FileFormatError
 from bench.metrics import accuracy_summary, dataset_metric, rescored
 from bench.provenance import file_sha256, git_commit, package_versions
 from bench.store import RunDir, iter_run_dirs, read_json, write_json, write_text_atomic
-from reports._calibration_table import calibration_table
-from reports._collect import collect_runs
-from reports._paper import load_papers, verdict_table
-from reports._stats import BootstrapSpec
-from reports._tables import DEFAULT_PAIRS, paired_table, summary_table
+from reports.calibration_tables import calibration_table
+from reports.collect import collect_runs
+from reports.paper import load_papers, verdict_table
+from reports.stats import BootstrapSpec
+from reports.tables import DEFAULT_PAIRS, paired_table, summary_table
 
 MANIFEST = "MANIFEST.json"
 PROVENANCE = "provenance.json"
@@ -252,11 +251,11 @@ def export_bundle(
 ) -> Path:
     """Write the bundle of ``suite``/``profile`` from ``runs_dir`` to ``out`` and return it.
 
-    ``paired.csv`` compares :data:`reports.DEFAULT_PAIRS` and the strategy ``pairs`` (a, b).
+    ``paired.csv`` compares :data:`reports.tables.DEFAULT_PAIRS` and the strategy ``pairs`` (a, b).
 
-    ``spec`` is the :class:`reports.BootstrapSpec` of the tables (default settings if None); the
-    verdicts are judged against the installed paper files (``reports/papers``), which are copied
-    into the bundle. An existing ``out`` is replaced only with ``force``.
+    ``spec`` is the :class:`reports.stats.BootstrapSpec` of the tables (default settings if
+    None); the verdicts are judged against the installed paper files (``reports/papers``), which
+    are copied into the bundle. An existing ``out`` is replaced only with ``force``.
     """
     spec = spec or BootstrapSpec()
     runs_dir, out = Path(runs_dir), Path(out)
@@ -331,7 +330,7 @@ def refresh_bundle(path: str | Path) -> Path:
 
 
 def _installed_papers() -> list[Path]:
-    """The paper files :func:`reports.load_papers` reads by default."""
+    """The paper files :func:`reports.paper.load_papers` reads by default."""
     from importlib import resources
 
     folder = Path(str(resources.files("reports") / PAPERS))

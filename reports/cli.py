@@ -10,7 +10,7 @@ Usage::
     bench refresh DIR
     bench verify DIR [--rerun [--subset all|N|NAMES] [--data-dir DIR]]
 
-Where the report goes: :mod:`reports._output` (``report/<suite>-<profile>/index.html`` by
+Where the report goes: :mod:`reports.output` (``report/<suite>-<profile>/index.html`` by
 default). Heavy imports (pandas, matplotlib, torch) happen inside the commands.
 """
 
@@ -33,7 +33,7 @@ def parse_pair(text: str) -> tuple[str, str]:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from reports._output import check_outside_bundle, report_location
+    from reports.output import check_outside_bundle, report_location
 
     html, tables_dir = report_location(
         args.out, suite=args.suite, profile=args.profile, bundle=args.bundle
@@ -56,8 +56,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace, runs_dir: str | Path, **where) -> int:
-    from reports._report import build_report
-    from reports._stats import BootstrapSpec
+    from reports.report import build_report
+    from reports.stats import BootstrapSpec
 
     spec = BootstrapSpec(resamples=args.resamples, seed=args.bootstrap_seed)
     if args.power is not None:
@@ -86,10 +86,10 @@ def _plan_seeds(
     args: argparse.Namespace, runs_dir: str | Path, recorded: list[tuple[str, str]] = ()
 ) -> int:
     """``--power``: the seeds each paired comparison needs for the target half-width."""
-    from reports._collect import collect_runs
-    from reports._power import power_table, power_text
-    from reports._stats import BootstrapSpec
-    from reports._tables import DEFAULT_PAIRS, paired_table
+    from reports.collect import collect_runs
+    from reports.power import power_table, power_text
+    from reports.stats import BootstrapSpec
+    from reports.tables import DEFAULT_PAIRS, paired_table
 
     if not args.power > 0:
         raise ConfigError(f"--power: expected a half-width in points > 0, got {args.power}")

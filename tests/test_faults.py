@@ -291,7 +291,7 @@ def test_force_replaces_a_damaged_run(reference, tmp_path):
 def test_reports_rescore_correct_from_prediction_and_gold(reference, tmp_path):
     """Flipped ``correct`` fields gave a summary of 0.375 beside a runs table of 0.094 in one
     report (defect 4): reports re-score them, and a metrics.json that disagrees is an error."""
-    from reports import collect_runs
+    from reports.collect import collect_runs
 
     runs, directory = _finished_copy(reference, tmp_path)
     path = directory / "predictions.jsonl"
@@ -308,7 +308,7 @@ def test_reports_rescore_correct_from_prediction_and_gold(reference, tmp_path):
 
 def test_report_survives_a_run_moved_aside_meanwhile(reference, tmp_path, monkeypatch):
     """``bench run --force`` renaming a run while ``bench report`` reads the store (defect 8)."""
-    import reports._collect as collect
+    import reports.collect as collect
 
     runs, _ = _finished_copy(reference, tmp_path)
     listed = collect.iter_run_dirs
@@ -452,7 +452,7 @@ def test_verify_a_garbage_manifest_is_one_line(smoke_bundle, capsys):
 def test_a_restarted_sweep_draws_new_parameters(sampler):
     import optuna
 
-    from sweeps._samplers import make_sampler
+    from sweeps.samplers import make_sampler
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     spec = SimpleNamespace(sampler=sampler, seed=0, workers=1)

@@ -18,16 +18,12 @@ from PIL import Image
 
 from bench.cli import main
 from bench.runner import run_one
-from reports import (
-    BootstrapSpec,
-    ReportResult,
-    build_report,
-    collect_runs,
-    paired_table,
-    summary_table,
-)
-from reports._figures import PANEL_PX_KEY
 from reports.cli import add_report_parsers, parse_pair
+from reports.collect import collect_runs
+from reports.figures import PANEL_PX_KEY
+from reports.report import ReportResult, build_report
+from reports.stats import BootstrapSpec
+from reports.tables import paired_table, summary_table
 from tests.helpers import tiny_config
 
 pytestmark = pytest.mark.slow
@@ -189,7 +185,7 @@ def test_a_swept_config_value_gets_an_ablation_figure(store_copy, tmp_path):
 def _png(tmp_path: Path) -> Path:
     from matplotlib.figure import Figure
 
-    from reports._figures import save_figure
+    from reports.figures import save_figure
 
     return save_figure(Figure(figsize=(1, 1)), tmp_path / "png", "blank")[0]
 

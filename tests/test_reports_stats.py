@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from reports._stats import (
+from reports.stats import (
     ONE_SEED,
     PAIRED,
     UNPAIRED,
@@ -106,7 +106,7 @@ def test_metric_interval_is_reproducible_from_its_spec():
     rng = np.random.default_rng(2)
     conf = rng.random((3, 300))
     hits = (rng.random((3, 300)) < conf).astype(float)
-    from reports._calibration import ece
+    from reports.calibration import ece
 
     first = metric_interval(ece, [conf, hits], SPEC)
     again = metric_interval(ece, [conf, hits], SPEC)
@@ -148,7 +148,7 @@ def test_seeds_needed_grows_as_the_target_narrows():
     ],
 )
 def test_a_claim_needs_the_adjusted_test(diff, p, expected):
-    from reports._tables import claim
+    from reports.tables import claim
 
     assert claim("a", "b", diff, p) == expected
 

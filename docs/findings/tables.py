@@ -111,7 +111,7 @@ def paired_block(bundle: Path) -> str:
 
 def power_block(bundle: Path, points: str) -> str:
     """Per comparison: the CI half-width now and the seeds needed for ``points``."""
-    from reports._power import power_table
+    from reports.power import power_table
 
     paired = pd.read_csv(bundle / "paired.csv")
     table = power_table(paired, float(points) / 100)
@@ -131,8 +131,8 @@ def power_block(bundle: Path, points: str) -> str:
 def ranking_block(bundle: Path) -> str:
     """Per condition: exact match of greedy decoding against ranking the candidates (the most
     probable one taken as the answer), means over seeds, and the chance level of ranking."""
-    from reports import collect_runs
     from reports.bundle import unpack_runs
+    from reports.collect import collect_runs
 
     names = variants(bundle)
     lines = [
@@ -158,10 +158,10 @@ def ranking_block(bundle: Path) -> str:
 def ablation_block(bundle: Path, key: str, strategies: str, values: str, sets: str = "") -> str:
     """``bench ablate``'s table over the bundle's runs (needs every run of the grid in it)."""
     from bench.config import parse_set_options
-    from reports import BootstrapSpec
     from reports.bundle import unpack_runs
-    from sweeps._ablate import ablation_display, ablation_table, plan_ablation
+    from reports.stats import BootstrapSpec
     from sweeps._keys import parse_values
+    from sweeps.ablate import ablation_display, ablation_table, plan_ablation
 
     provenance = json.loads((bundle / "provenance.json").read_text())
     plan = plan_ablation(

@@ -1,7 +1,7 @@
 """Accuracy tables: per-condition summaries over seeds, and paired comparisons with Holm.
 
-Numbers are fractions in [0, 1]; :mod:`reports._export` formats them as percentages. Intervals
-are the seed-aware t-intervals of :mod:`reports._stats`; every row records its level and the
+Numbers are fractions in [0, 1]; :mod:`reports.export` formats them as percentages. Intervals
+are the seed-aware t-intervals of :mod:`reports.stats`; every row records its level and the
 example-bootstrap settings (``boot_resamples``, ``boot_seed``, ``level``).
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from reports._collect import RunStore
-from reports._stats import (
+from reports.collect import RunStore
+from reports.stats import (
     BootstrapSpec,
     Estimate,
     accuracy_difference,
@@ -150,7 +150,7 @@ def paired_table(
     """``a`` vs ``b`` on the same test examples; Holm over every row (one family).
 
     Effect = accuracy(a) - accuracy(b) with the seed-aware t-interval and test of
-    :func:`reports._stats.accuracy_difference`: paired by seed when both arms ran the same
+    :func:`reports.stats.accuracy_difference`: paired by seed when both arms ran the same
     seeds (``design`` says which). A comparison whose two arms have the same per-example
     results as an earlier row's (e.g. a noise type at level 0, which trains the clean runs
     again) is the same comparison and is left out.

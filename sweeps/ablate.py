@@ -26,13 +26,13 @@ from bench.plan import execute_plan
 from bench.store import RunDir
 from bench.strategy import reads_key
 from bench.suites import load_suite, plan_runs
-from reports._calibration import CONFIDENCE_DEFINITION, ece
-from reports._figures import ablation_figure, save_figure
-from reports._format import difference_text, estimate_text, pct
-from reports._section_files import ABLATIONS, export_section_table, figure_entry, write_section
-from reports._stats import BootstrapSpec, accuracy_interval, metric_interval
-from reports._tables import estimate_columns, with_family_holm
 from reports.arms import Arm, collect_arms, compare_arms
+from reports.calibration import CONFIDENCE_DEFINITION, ece
+from reports.display import difference_text, estimate_text, pct
+from reports.figures import ablation_figure, save_figure
+from reports.sections import ABLATIONS, export_section_table, figure_entry, write_section
+from reports.stats import BootstrapSpec, accuracy_interval, metric_interval
+from reports.tables import estimate_columns, with_family_holm
 from sweeps._keys import check_vary_key, coerce_values, config_value, default_values
 
 TABLE_NAME = "ablation"

@@ -62,7 +62,7 @@ def estimate_text(frame: pd.DataFrame, column: str, label: str, ci: str) -> dict
 
 
 def difference_text(frame: pd.DataFrame, label: str, ci: str) -> dict[str, object]:
-    """Display columns of a comparison (:func:`reports._tables.estimate_columns` and Holm): the
+    """Display columns of a comparison (:func:`reports.tables.estimate_columns` and Holm): the
     difference in points as ``label``, its interval as ``ci``, and the Holm-adjusted p-value."""
     return {
         label: _col(frame, "diff").map(pct),

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.errors import BenchError
-from reports._collect import collect_runs
+from reports.collect import collect_runs
 
 MANIFEST = "MANIFEST.json"  # marks a results bundle (bench export)
 

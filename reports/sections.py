@@ -25,8 +25,8 @@ from typing import Any
 import pandas as pd
 
 from bench.store import read_json, write_json, write_text_atomic
-from reports._export import export_table
-from reports._html import Section
+from reports.export import export_table
+from reports.html import Section
 
 ABLATIONS, SWEEPS = "ablations", "sweeps"  # the folders of the run store that hold sections
 SECTION_DIRS = (ABLATIONS, SWEEPS)
@@ -83,7 +83,7 @@ def export_section_table(
 
 
 def figure_entry(paths: list[Path], caption: str) -> dict[str, str]:
-    """A section's figure entry from :func:`reports._figures.save_figure`'s png/svg paths."""
+    """A section's figure entry from :func:`reports.figures.save_figure`'s png/svg paths."""
     png, svg = (p.name for p in paths)
     return {"caption": caption, "png": png, "svg": svg}
 

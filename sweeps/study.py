@@ -14,10 +14,10 @@ from typing import Any
 
 from bench.errors import ConfigError
 from bench.runner import load_run_data
-from sweeps._samplers import make_pruner, make_sampler
-from sweeps._spec import SweepSpec
-from sweeps._storage import describe_storage, open_storage
-from sweeps._workers import counted_trials, recover, run_workers, run_workers_on_ray, work
+from sweeps.samplers import make_pruner, make_sampler
+from sweeps.spec import SweepSpec
+from sweeps.storage import describe_storage, open_storage
+from sweeps.workers import counted_trials, recover, run_workers, run_workers_on_ray, work
 
 SETUP_ATTR = "cotbench_setup"  # study user attr: SweepSpec.setup_record() of its first run
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.errors import BenchError
-from reports._collect import RunStore
+from reports.collect import RunStore
 
 MISSING_COLUMNS = ["suite", "profile", "dataset", "strategy", "seed", "status", "path"]
 

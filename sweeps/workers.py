@@ -1,7 +1,7 @@
 """Sweep workers: the trial loop of one process, and K spawned processes sharing one budget.
 
 Each worker repeats, holding this host's trial-creation lock: recover trials of dead workers
-(:func:`~sweeps._liveness.recover_orphans`), stop if COMPLETE + PRUNED + RUNNING trials reach the
+(:func:`~sweeps.liveness.recover_orphans`), stop if COMPLETE + PRUNED + RUNNING trials reach the
 budget, else let ``study.optimize(n_trials=1)`` create the next trial. The objective releases the
 lock as soon as its trial is tagged, so counting and creating are atomic among this host's
 workers: N trials requested gives exactly N finished trials, not N per worker (workers on other
@@ -27,11 +27,11 @@ from typing import Any
 
 from bench.errors import BenchError
 from bench.executors import Execution
-from sweeps._liveness import WorkerLease, recover_orphans
 from sweeps._objective import Objective
-from sweeps._samplers import make_pruner, make_sampler
-from sweeps._spec import SweepSpec
-from sweeps._storage import is_url, open_storage
+from sweeps.liveness import WorkerLease, recover_orphans
+from sweeps.samplers import make_pruner, make_sampler
+from sweeps.spec import SweepSpec
+from sweeps.storage import is_url, open_storage
 
 
 class AskLock:

@@ -1,7 +1,7 @@
 """Example test predictions side by side: input, gold, and per condition the prediction, its
 confidence and the generated rationale (when the run generated rationales).
 
-The confidence shown is the one calibration uses (:data:`reports._calibration.CONFIDENCE_SHORT`).
+The confidence shown is the one calibration uses (:data:`reports.calibration.CONFIDENCE_SHORT`).
 Examples where the conditions disagree (some right, some wrong) come first, then the rest in
 test order; the run with the lowest seed of each condition is shown.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from reports._collect import RunStore, calibration_point
+from reports.collect import RunStore, calibration_point
 
 
 @dataclass(frozen=True)

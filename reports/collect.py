@@ -104,7 +104,7 @@ def _run_row(run_id: str, record: dict, metrics: dict, env: dict) -> dict[str, A
 
 
 def calibration_point(row: dict) -> tuple[float, bool, str]:
-    """(confidence, correct, kind) by :data:`reports._calibration.CONFIDENCE_DEFINITION`: for a
+    """(confidence, correct, kind) by :data:`reports.calibration.CONFIDENCE_DEFINITION`: for a
     closed task the top-ranked candidate's renormalised probability and that candidate's
     correctness, for an open task the greedy sequence's probability and its correctness."""
     candidates = row.get("candidate_probs")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from bench.store import RunDir
-from reports._calibration import CONFIDENCE_DEFINITION, METRICS, MIN_RELIABLE_N
-from reports._ece_code import RELEASED_EQUAL_MASS_BINS
-from reports._stats import BootstrapSpec
-from reports._tables import ALPHA
+from reports.calibration import CONFIDENCE_DEFINITION, METRICS, MIN_RELIABLE_N
+from reports.ece_code import RELEASED_EQUAL_MASS_BINS
+from reports.stats import BootstrapSpec
+from reports.tables import ALPHA
 
 RUN_STORE_FILES = (RunDir.CONFIG, RunDir.ENV, RunDir.METRICS, RunDir.PREDICTIONS, RunDir.TRAIN_LOG)
 

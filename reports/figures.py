@@ -56,7 +56,7 @@ def _reliability_rows(labels: list[str]) -> list[list[str]]:
 
 def reliability_figure(panels: Mapping[str, pd.DataFrame], title: str, definition: str) -> Figure:
     """Small multiples, one panel per label (e.g. condition) from
-    :func:`reports._calibration.reliability_table` frames, one row (or more) per strategy and
+    :func:`reports.calibration.reliability_table` frames, one row (or more) per strategy and
     at most :data:`RELIABILITY_COLUMNS` a row, shared axes: bars = bin accuracy, shaded gap to
     the bin's mean confidence, the diagonal, and a bin count histogram underneath;
     ``definition`` (the confidence used) is printed on the figure."""
@@ -191,7 +191,7 @@ def ablation_curve(
 ) -> Figure:
     """``y`` vs the varied value ``x`` per ``hue`` with the ``low``-``high`` interval as a band.
 
-    ``frame`` is e.g. :func:`reports.summary_table`'s output for a sweep (one row per value).
+    ``frame`` is e.g. :func:`reports.tables.summary_table`'s output for a sweep (one row per value).
     Draws into ``ax`` when given; returns the figure.
     """
     if ax is None:
@@ -279,8 +279,9 @@ def noise_curve(frame: pd.DataFrame, y: str = "accuracy") -> Figure:
 
 
 def paired_differences_figure(rows: pd.DataFrame, labels: list[str], title: str) -> Figure:
-    """One line per comparison of :func:`reports.paired_table` rows: each seed's difference as
-    a dot (paired designs), the mean as a diamond with its interval as a bar, 0 dashed."""
+    """One line per comparison of :func:`reports.tables.paired_table` rows: each seed's
+    difference as a dot (paired designs), the mean as a diamond with its interval as a bar, 0
+    dashed."""
     fig = Figure(figsize=(7.0, max(2.8, 0.9 + 0.45 * len(rows))), layout="constrained")
     ax = fig.add_subplot()
     for y, row in enumerate(rows.itertuples(index=False)):

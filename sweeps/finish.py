@@ -19,14 +19,14 @@ import pandas as pd
 from bench.errors import BenchError
 from bench.plan import execute_plan
 from bench.store import RunDir
-from reports._figures import save_figure
-from reports._format import difference_text, estimate_text, pct
-from reports._section_files import SWEEPS, export_section_table, figure_entry, write_section
-from reports._stats import BootstrapSpec, accuracy_interval
-from reports._tables import with_family_holm
 from reports.arms import collect_arms, compare_arms
-from sweeps._spec import SweepSpec, TrialPlan
-from sweeps._storage import describe_storage, open_storage
+from reports.display import difference_text, estimate_text, pct
+from reports.figures import save_figure
+from reports.sections import SWEEPS, export_section_table, figure_entry, write_section
+from reports.stats import BootstrapSpec, accuracy_interval
+from reports.tables import with_family_holm
+from sweeps.spec import SweepSpec, TrialPlan
+from sweeps.storage import describe_storage, open_storage
 
 FIGURE_CAPTIONS = {
     "history": "Optimisation history: validation accuracy of each trial and the best so far.",
