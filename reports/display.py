@@ -77,16 +77,17 @@ def _comparison_columns(
     """The columns that name a comparison: profile, dataset, variant values, ``extra``, the
     two strategies, the design, seeds and test examples."""
     return {
-        "profile": frame["profile"],
-        "dataset": frame["dataset"],
+        **_copied(frame, "profile", "dataset"),
         **_variants(frame, variant_keys),
-        **{name: frame[name] for name in extra},
-        "a": frame["a"],
-        "b": frame["b"],
-        "design": frame["design"],
+        **_copied(frame, *extra, "a", "b", "design"),
         "seeds": frame["n_pairs"].astype(str),
         "n": frame["n_test"].astype(str),
     }
+
+
+def _copied(frame: pd.DataFrame, *names: str) -> dict[str, pd.Series]:
+    """Columns shown as they are."""
+    return {name: frame[name] for name in names}
 
 
 def _missing(value: object) -> bool:
@@ -120,10 +121,7 @@ def summary_display(summary: pd.DataFrame, variant_keys: list[str]) -> pd.DataFr
         return pd.DataFrame()
     return pd.DataFrame(
         {
-            "suite": summary["suite"],
-            "profile": summary["profile"],
-            "dataset": summary["dataset"],
-            "strategy": summary["strategy"],
+            **_copied(summary, "suite", "profile", "dataset", "strategy"),
             **_variants(summary, variant_keys),
             "model": summary["model"],
             "seeds": summary["n_seeds"].astype(str),
@@ -162,9 +160,7 @@ def verdict_display(verdicts: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame()
     return pd.DataFrame(
         {
-            "paper": verdicts["paper"],
-            "strategy": verdicts["strategy"],
-            "dataset": verdicts["dataset"],
+            **_copied(verdicts, "paper", "strategy", "dataset"),
             "paper %": [
                 f"{v:.2f}" + (" †" if r else "")
                 for v, r in zip(verdicts["paper_accuracy"], verdicts["reconstructed"], strict=True)
@@ -176,9 +172,7 @@ def verdict_display(verdicts: pd.DataFrame) -> pd.DataFrame:
             ],
             ci_label(verdicts, "our "): interval_column(verdicts, scale=1.0),
             "ours − paper": _col(verdicts, "diff").map(num),
-            "verdict": verdicts["verdict"],
-            "reason": verdicts["reason"],
-            "source": verdicts["source"],
+            **_copied(verdicts, "verdict", "reason", "source"),
         }
     )
 
@@ -189,14 +183,10 @@ def claims_display(claims: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame()
     return pd.DataFrame(
         {
-            "paper": claims["paper"],
-            "claim": claims["claim"],
-            "dataset": claims["dataset"],
+            **_copied(claims, "paper", "claim", "dataset"),
             "profile": _col(claims, "profile", "").fillna(""),
             **difference_text(claims, "a − b (points)", ci_label(claims)),
-            "verdict": claims["verdict"],
-            "reason": claims["reason"],
-            "source": claims["source"],
+            **_copied(claims, "verdict", "reason", "source"),
         }
     )
 
@@ -206,9 +196,7 @@ def calibration_display(calibration: pd.DataFrame, variant_keys: list[str]) -> p
     if calibration.empty:
         return pd.DataFrame()
     columns = {
-        "profile": calibration["profile"],
-        "dataset": calibration["dataset"],
-        "strategy": calibration["strategy"],
+        **_copied(calibration, "profile", "dataset", "strategy"),
         **_variants(calibration, variant_keys),
         "n": calibration["n_test"].astype(str),
         "confidence": calibration["confidence_kind"],

@@ -81,6 +81,12 @@ def format_seed_values(values: tuple[float, ...]) -> str:
     return ";".join(f"{v:.6g}" for v in values)
 
 
+def interval_columns(name: str, result: Estimate) -> dict[str, float]:
+    """``name``, ``<name>_low`` and ``<name>_high``: an estimate and its interval as columns
+    (what :func:`reports.display.estimate_text` shows)."""
+    return {name: result.estimate, f"{name}_low": result.low, f"{name}_high": result.high}
+
+
 def estimate_columns(result: Estimate | None) -> dict:
     """The columns every paired row carries: design, estimate, interval, t test, per seed
     (blank for a comparison not made, ``None``)."""

@@ -32,7 +32,7 @@ from reports.display import difference_text, estimate_text, pct
 from reports.figures import ablation_figure, save_figure
 from reports.sections import ABLATIONS, export_section_table, figure_entry, write_section
 from reports.stats import BootstrapSpec, accuracy_interval, metric_interval
-from reports.tables import estimate_columns, with_family_holm
+from reports.tables import estimate_columns, interval_columns, with_family_holm
 from sweeps._keys import check_vary_key, coerce_values, config_value, default_values
 
 TABLE_NAME = "ablation"
@@ -146,7 +146,6 @@ def ablation_table(plan: AblationPlan, runs_dir: str | Path, spec: BootstrapSpec
     arms = _arms(plan, Path(runs_dir))
     for (dataset, strategy, value), arm in arms.items():
         default = arms[(dataset, strategy, plan.defaults[dataset])]
-        accuracy = accuracy_interval(arm.correct, spec.level)
         calibration = metric_interval(ece, [arm.confidence, arm.confidence_correct], spec)
         row = {
             "dataset": dataset,
@@ -156,12 +155,8 @@ def ablation_table(plan: AblationPlan, runs_dir: str | Path, spec: BootstrapSpec
             "reads_key": strategy not in plan.inert,
             "seeds": arm.correct.shape[0],
             "n": arm.correct.shape[1],
-            "accuracy": accuracy.estimate,
-            "accuracy_low": accuracy.low,
-            "accuracy_high": accuracy.high,
-            "ece": calibration.estimate,
-            "ece_low": calibration.low,
-            "ece_high": calibration.high,
+            **interval_columns("accuracy", accuracy_interval(arm.correct, spec.level)),
+            **interval_columns("ece", calibration),
             "valid_accuracy": arm.valid_accuracy,
         }
         row.update(

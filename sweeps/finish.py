@@ -24,7 +24,7 @@ from reports.display import difference_text, estimate_text, pct
 from reports.figures import save_figure
 from reports.sections import SWEEPS, export_section_table, figure_entry, write_section
 from reports.stats import BootstrapSpec, accuracy_interval
-from reports.tables import with_family_holm
+from reports.tables import interval_columns, with_family_holm
 from sweeps.spec import SweepSpec, TrialPlan
 from sweeps.storage import describe_storage, open_storage
 
@@ -62,20 +62,16 @@ def reevaluation_table(
         for (best_dataset, best_strategy), tuned in best_arms.items():
             if best_dataset != dataset:
                 continue
-            default_acc = accuracy_interval(default.correct, spec.level)
-            best_acc = accuracy_interval(tuned.correct, spec.level)
             row = {
                 "dataset": dataset,
                 "default_strategy": strategy,
                 "best_strategy": best_strategy,
                 "seeds": tuned.correct.shape[0],
                 "n": tuned.correct.shape[1],
-                "default_accuracy": default_acc.estimate,
-                "default_accuracy_low": default_acc.low,
-                "default_accuracy_high": default_acc.high,
-                "best_accuracy": best_acc.estimate,
-                "best_accuracy_low": best_acc.low,
-                "best_accuracy_high": best_acc.high,
+                **interval_columns(
+                    "default_accuracy", accuracy_interval(default.correct, spec.level)
+                ),
+                **interval_columns("best_accuracy", accuracy_interval(tuned.correct, spec.level)),
                 **compare_arms(tuned, default, spec),
             }
             rows.append(row)
