@@ -9,6 +9,7 @@ directory there, and a task whose node or worker process dies is retried (``--re
 resumes from the run's last checkpoint, so the plan ends with the numbers of an uninterrupted
 run. The driver prints one line per finished run, as the local executor does.
 
+:func:`connect` and :func:`remote` are the generic pieces (``sweeps`` runs its workers with them).
 Ray is optional: ``pip install 'cotbench[ray]'`` on the driver and on every node.
 """
 
@@ -19,31 +20,51 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from bench._text import plural
 from bench.config import RunConfig
 from bench.errors import ConfigError
 from bench.executors import Execution, Outcome, launch_distributed, timed_run
 from bench.runner import RunResult
-from bench.store import is_finished, read_json, run_dir
+from bench.store import RunDir
 
 # variables the driver passes on to the tasks when they are set (the nodes' own otherwise)
 FORWARDED_ENV = ("COTBENCH_CACHE", "HF_HUB_OFFLINE", "HF_HOME", "TOKENIZERS_PARALLELISM")
 
 
-def _import_ray():
+def connect(execution: Execution) -> Any:
+    """Import Ray and connect to ``execution.address`` (a local cluster when None), passing
+    :data:`FORWARDED_ENV` on to the tasks; returns the ``ray`` module."""
     try:
         import ray
     except ImportError:
         raise ConfigError("--executor ray needs Ray: pip install 'cotbench[ray]'") from None
+    env = {name: os.environ[name] for name in FORWARDED_ENV if name in os.environ}
+    ray.init(
+        address=execution.address,
+        runtime_env={"env_vars": env},
+        log_to_driver=False,
+        configure_logging=False,
+    )
     return ray
 
 
-def _wait_for_lock(directory: Path) -> None:
+def remote(ray: Any, function: Callable, execution: Execution, gpus: int) -> Any:
+    """``function`` as a Ray task with ``execution``'s CPUs and retries and ``gpus`` GPUs: a
+    lost worker is retried, an error in the function is not."""
+    return ray.remote(function).options(
+        num_cpus=execution.cpus_per_run,
+        num_gpus=gpus,
+        max_retries=execution.retries,
+        retry_exceptions=False,
+    )
+
+
+def _wait_for_lock(run: RunDir) -> None:
     """Block while another process holds the run (a lost attempt that has not died yet)."""
-    lock = directory / ".lock"
-    if lock.is_file():
-        with open(lock) as handle:
+    if run.lock_file.is_file():
+        with open(run.lock_file) as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             fcntl.flock(handle, fcntl.LOCK_UN)
 
@@ -53,7 +74,7 @@ def run_task(config: RunConfig, kwargs: dict, gpus: int, threads: int) -> Outcom
     import torch
 
     torch.set_num_threads(threads)
-    _wait_for_lock(run_dir(Path(kwargs["runs_dir"]), kwargs["suite"], config))
+    _wait_for_lock(RunDir.of(Path(kwargs["runs_dir"]), kwargs["suite"], config))
     if gpus > 1:  # Ray set CUDA_VISIBLE_DEVICES to this task's GPUs
         return launch_distributed(config, kwargs, gpus)
     return timed_run(config, kwargs)
@@ -66,7 +87,6 @@ def run_on_ray(
     on_done: Callable[[int, Outcome], None],
 ) -> list[RunResult]:
     """Train ``configs`` as Ray tasks; ``on_done`` as each finishes; results in plan order."""
-    ray = _import_ray()
     kwargs = {
         **kwargs,
         "runs_dir": str(Path(kwargs["runs_dir"]).resolve()),  # the same path on every node
@@ -76,26 +96,15 @@ def run_on_ray(
         from bench.data import resolve_data_dir
 
         kwargs["data_dir"] = str(resolve_data_dir(None).resolve())
-    env = {name: os.environ[name] for name in FORWARDED_ENV if name in os.environ}
-    ray.init(
-        address=execution.address,
-        runtime_env={"env_vars": env},
-        log_to_driver=False,
-        configure_logging=False,
-    )
+    ray = connect(execution)
     gpus = execution.gpus_per_run or 0
-    task = ray.remote(run_task).options(
-        num_cpus=execution.cpus_per_run,
-        num_gpus=gpus,
-        max_retries=execution.retries,
-        retry_exceptions=False,  # an error in the run is not retried; a lost worker is
-    )
+    task = remote(ray, run_task, execution, gpus)
     done: dict[int, Outcome] = {}
     pending: dict = {}
     for index, config in enumerate(configs):
-        directory = run_dir(Path(kwargs["runs_dir"]), kwargs["suite"], config)
-        if is_finished(directory) and not kwargs.get("force"):
-            result = RunResult(directory, True, read_json(directory / "metrics.json"))
+        run = RunDir.of(Path(kwargs["runs_dir"]), kwargs["suite"], config)
+        if run.is_finished() and not kwargs.get("force"):
+            result = RunResult(run.path, True, run.read_metrics())
             done[index] = (result, config, 0.0)
             on_done(len(done), done[index])
         else:
@@ -120,57 +129,3 @@ def run_on_ray(
     if configs:
         print(f"ray: plan finished in {time.perf_counter() - start:.0f}s", flush=True)
     return [done[i][0] for i in range(len(configs))]
-
-
-def sweep_task(spec, worker: int, deadline: float | None, threads: int) -> None:
-    """One sweep worker's trial loop inside a Ray task (see :func:`sweeps._workers.work`)."""
-    import torch
-
-    from sweeps._workers import work
-
-    torch.set_num_threads(threads)
-    work(spec, worker, deadline)
-
-
-def run_sweep_on_ray(spec, deadline: float | None, execution: Execution) -> None:
-    """Run ``spec.workers`` sweep workers as Ray tasks sharing the study's storage.
-
-    The run store and a journal storage must be on storage every node sees (or use a
-    PostgreSQL URL); a worker whose node dies is retried, and its trial is retried by the
-    storage's recovery (this host's workers, or an RDB storage's heartbeat across hosts).
-    """
-    from dataclasses import replace
-
-    from sweeps._storage import is_url
-
-    ray = _import_ray()
-    shared = replace(
-        spec,
-        runs_dir=str(Path(spec.runs_dir).resolve()),
-        data_dir=str(Path(spec.data_dir).resolve()) if spec.data_dir else None,
-        storage=spec.storage_target
-        if is_url(spec.storage_target)
-        else str(Path(spec.storage_target).resolve()),
-    )
-    env = {name: os.environ[name] for name in FORWARDED_ENV if name in os.environ}
-    ray.init(
-        address=execution.address,
-        runtime_env={"env_vars": env},
-        log_to_driver=False,
-        configure_logging=False,
-    )
-    task = ray.remote(sweep_task).options(
-        num_cpus=execution.cpus_per_run,
-        num_gpus=execution.gpus_per_run or 0,
-        max_retries=execution.retries,
-        retry_exceptions=False,
-    )
-    try:
-        refs = [
-            task.remote(shared, worker, deadline, execution.cpus_per_run)
-            for worker in range(spec.workers)
-        ]
-        print(f"ray: {spec.workers} sweep workers on {len(ray.nodes())} node(s)", flush=True)
-        ray.get(refs)
-    finally:
-        ray.shutdown()

@@ -1,6 +1,9 @@
 """The ``bench`` command line: a thin layer over library functions.
 
-Each subcommand imports what it needs when it runs, so ``bench --help`` stays fast. A
+The core's commands are here (``data``, ``run``, ``list``, ``perf``); other packages add theirs
+(``reports``: ``report``, ``export``, ``refresh``, ``verify``; ``sweeps``: ``ablate``, ``sweep``)
+through the ``cotbench.commands`` entry-point group, so the core imports nothing above it. Each
+subcommand imports what it needs when it runs, so ``bench --help`` stays fast. A
 :class:`~bench.errors.BenchError` or an ``OSError`` (a missing or unreadable path, a full or
 read-only disk) becomes one ``error: ...`` line naming the path and exit code 2 (a traceback only
 with ``--debug``); Ctrl-C ends with one line saying that rerunning resumes (exit code 130).
@@ -12,10 +15,11 @@ import argparse
 import logging
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from importlib.metadata import EntryPoint, entry_points
 
 from bench import __version__
-from bench._text import plain_text, plural
+from bench._text import plain_text
 from bench.cli_args import (
     add_jobs_argument,
     add_plan_arguments,
@@ -25,8 +29,12 @@ from bench.cli_args import (
 )
 from bench.errors import BenchError
 from bench.perf.cli import add_perf_parser
-from reports.cli import add_report_parser
-from sweeps.cli import add_sweep_parsers
+
+COMMANDS_GROUP = "cotbench.commands"  # entry points: name -> function adding subcommands
+
+
+class CommandsError(BenchError):
+    """A package's subcommands (an entry point of :data:`COMMANDS_GROUP`) failed to load."""
 
 
 def _cmd_data_check(args: argparse.Namespace) -> int:
@@ -98,60 +106,6 @@ def _cmd_list(args: argparse.Namespace) -> int:
     print("datasets: " + ", ".join(DATASETS.names()))
     print("model presets: " + ", ".join(MODELS.names()) + " (or a local path / Hugging Face id)")
     return 0
-
-
-def _cmd_export(args: argparse.Namespace) -> int:
-    from bench.bundle import export_bundle
-    from reports.cli import parse_pair
-
-    out = export_bundle(
-        args.runs_dir,
-        args.suite,
-        args.profile,
-        args.out,
-        force=args.force,
-        pairs=[parse_pair(p) for p in args.pair],
-    )
-    print(f"bundle written to {out}")
-    return 0
-
-
-def _cmd_refresh(args: argparse.Namespace) -> int:
-    from bench.bundle import refresh_bundle
-
-    print(f"bundle refreshed: {refresh_bundle(args.path)}")
-    return 0
-
-
-def _cmd_verify(args: argparse.Namespace) -> int:
-    from bench.bundle import manifest_files, render_mismatches, verify_bundle
-
-    subset = _subset(args.subset)
-    files = manifest_files(args.path)
-    found = verify_bundle(args.path)
-    if args.rerun:
-        from bench._rerun import bundle_runs, rerun_bundle
-
-        found += rerun_bundle(args.path, subset=subset, data_dir=args.data_dir)
-    if found:
-        print(render_mismatches(found))
-        return 1
-    n_runs = sum(name.endswith("/metrics.json") for name in files)
-    print(f"ok: {plural(len(files), 'file')}, {plural(n_runs, 'run')} verified")
-    if args.rerun:
-        print(f"ok: {plural(len(bundle_runs(args.path, subset)), 'run')} retrained and matched")
-    return 0
-
-
-def _subset(value: str) -> int | list[str] | None:
-    """``--subset``: ``all`` (None), a positive number of runs, or comma-separated names."""
-    if value == "all":
-        return None
-    if value.isdigit():
-        if int(value) < 1:
-            raise BenchError(f"--subset: expected a positive number, names or 'all', got {value!r}")
-        return int(value)
-    return [name.strip() for name in value.split(",") if name.strip()]
 
 
 def _split(value: str | None) -> list[str] | None:
@@ -232,59 +186,33 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true", help="print the plan and exit")
     run.set_defaults(func=_cmd_run)
 
-    export = sub.add_parser(
-        "export", help="write a results bundle (runs, summary CSV, provenance, manifest)"
-    )
-    export.add_argument("--suite", required=True, help="suite name as recorded in the runs")
-    export.add_argument("--profile", required=True, help="profile as recorded in the runs")
-    export.add_argument("--runs-dir", default="runs", help="run store directory (default: ./runs)")
-    export.add_argument("--out", required=True, help="bundle directory to create")
-    export.add_argument("--force", action="store_true", help="replace an existing bundle")
-    export.add_argument(
-        "--pair",
-        action="append",
-        default=[],
-        metavar="A:B",
-        help="also compare strategy A with B in paired.csv (dss+mi:dss and dss:finetune always)",
-    )
-    export.set_defaults(func=_cmd_export)
-
-    refresh = sub.add_parser(
-        "refresh",
-        help="recompute a bundle's tables with this version's statistics, store duplicates once",
-    )
-    refresh.add_argument("path", help="bundle directory")
-    refresh.set_defaults(func=_cmd_refresh)
-
-    verify = sub.add_parser(
-        "verify", help="re-derive a bundle's hashes, metrics and summary table from its files"
-    )
-    verify.add_argument("path", help="bundle directory")
-    verify.add_argument(
-        "--rerun", action="store_true", help="also retrain the runs and compare their results"
-    )
-    verify.add_argument(
-        "--subset",
-        default="all",
-        help="with --rerun: 'all', the first N runs (sorted), or comma-separated names "
-        "(datasets, strategies, config hashes, seed-<n>), e.g. --subset cqa,dss",
-    )
-    verify.add_argument(
-        "--data-dir", help="DSS data directory (default: $COTBENCH_DATA, else ./data)"
-    )
-    verify.set_defaults(func=_cmd_verify)
-
     lister = sub.add_parser("list", help="suites, profiles, strategies, datasets, model presets")
     lister.set_defaults(func=_cmd_list)
-    add_report_parser(sub)
     add_perf_parser(sub)
-    add_sweep_parsers(sub)
+    for provider in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
+        _provided_commands(provider)(sub)
     return parser
+
+
+def _provided_commands(provider: EntryPoint) -> Callable[[argparse._SubParsersAction], None]:
+    """The function of a ``cotbench.commands`` entry point that adds its package's subcommands
+    (:class:`CommandsError` when it cannot be loaded)."""
+    try:
+        return provider.load()
+    except Exception as err:
+        raise CommandsError(
+            f"the {provider.name!r} commands ({provider.value}) could not be loaded "
+            f"({type(err).__name__}: {err}); reinstall cotbench: pip install -e ."
+        ) from err
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``bench`` console script."""
-    parser = build_parser()
+    try:
+        parser = build_parser()
+    except CommandsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return err.exit_code
     args = parser.parse_args(argv)
     if not args.debug:
         quiet_third_party()

@@ -1,54 +1,17 @@
-"""Reports: result tables with seeds, CIs and paired tests; paper verdicts; calibration (ECE,
-reliability diagrams); figures; one self-contained HTML report (``bench report``).
+"""Reports: everything that reads finished runs, never trains them.
 
-Everything is read from the run store; ``build_report`` is what the CLI calls, the other names
-are the library pieces (e.g. ``ablation_curve`` / ``noise_curve`` for sweeps). Names load
-lazily, so ``import reports.cli`` (done by ``bench --help``) stays free of pandas/matplotlib.
+Import from the modules (this package imports nothing, so ``bench --help`` stays free of pandas
+and matplotlib):
+
+- :mod:`reports.collect` (``collect_runs``: a run store as frames), :mod:`reports.load`
+  (``load_runs``: a store or a bundle, for notebooks), :mod:`reports.arms` (a condition's
+  per-example results over its seeds, for ablations and sweeps);
+- :mod:`reports.stats` (seed-aware intervals, paired tests, Holm), :mod:`reports.tables` (summary
+  and paired tables), :mod:`reports.calibration` / :mod:`reports.calibration_tables` (ECE, MCE,
+  Brier), :mod:`reports.paper` (paper numbers and verdicts), :mod:`reports.power` (seeds needed);
+- :mod:`reports.display` (tables as text), :mod:`reports.export` (CSV, Markdown, LaTeX),
+  :mod:`reports.figures`, :mod:`reports.sections` (the ``section.json`` files of ablations and
+  sweeps), :mod:`reports.report` (``build_report``: the HTML report);
+- :mod:`reports.bundle` and :mod:`reports.rerun` (``bench export``, ``refresh``, ``verify``);
+  :mod:`reports.cli` (the subcommands, registered as a ``cotbench.commands`` entry point).
 """
-
-from __future__ import annotations
-
-import importlib
-from typing import Any
-
-_EXPORTS = {
-    "reports._calibration": ["CONFIDENCE_DEFINITION", "brier", "ece", "mce", "reliability_table"],
-    "reports._calibration_table": ["calibration_table", "paired_calibration_table"],
-    "reports._collect": ["RunStore", "collect_runs"],
-    "reports._ece_code": ["ReleasedFigures", "released_compute_ece", "released_pipeline"],
-    "reports._export": ["export_table", "to_latex", "to_markdown"],
-    "reports._figures": [
-        "ablation_curve",
-        "noise_curve",
-        "reliability_figure",
-        "save_figure",
-        "training_curves_figure",
-    ],
-    "reports._html": ["Section"],
-    "reports._load": ["Runs", "load_runs"],
-    "reports._paper": ["Paper", "claims_table", "load_papers", "verdict_table"],
-    "reports._report": ["ReportResult", "build_report"],
-    "reports._stats": [
-        "BootstrapSpec",
-        "accuracy_difference",
-        "accuracy_interval",
-        "holm",
-        "metric_difference",
-        "metric_interval",
-        "seeds_needed",
-    ],
-    "reports._tables": ["DEFAULT_PAIRS", "paired_table", "summary_table"],
-}
-_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
-
-__all__ = sorted(_MODULE_OF)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _MODULE_OF:
-        raise AttributeError(f"module 'reports' has no attribute {name!r}")
-    return getattr(importlib.import_module(_MODULE_OF[name]), name)
-
-
-def __dir__() -> list[str]:
-    return __all__

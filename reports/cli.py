@@ -1,14 +1,17 @@
-"""``bench report``: the report subcommand (wired into ``bench.cli`` by ``add_report_parser``).
+"""The reports' subcommands: ``bench report``, ``export``, ``refresh`` and ``verify``.
 
+``bench`` finds :func:`add_report_parsers` through the ``cotbench.commands`` entry-point group.
 Usage::
 
     bench report [--suite S] [--profile P] [--runs-dir runs | --bundle DIR] [--out DIR|FILE]
                  [--tables-dir DIR] [--force] [--pair A:B ...] [--resamples N]
                  [--bootstrap-seed N] [--power POINTS [--power-n N]]
+    bench export --suite S --profile P [--runs-dir runs] --out DIR [--force] [--pair A:B ...]
+    bench refresh DIR
+    bench verify DIR [--rerun [--subset all|N|NAMES] [--data-dir DIR]]
 
-Where it writes: :mod:`reports._output` (``report/<suite>-<profile>/index.html`` by default).
-
-Heavy imports (pandas, matplotlib) happen inside the command.
+Where the report goes: :mod:`reports.output` (``report/<suite>-<profile>/index.html`` by
+default). Heavy imports (pandas, matplotlib, torch) happen inside the commands.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from bench.errors import ConfigError
+from bench._text import plural
+from bench.errors import BenchError, ConfigError
 
 
 def parse_pair(text: str) -> tuple[str, str]:
@@ -29,7 +33,7 @@ def parse_pair(text: str) -> tuple[str, str]:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from reports._output import check_outside_bundle, report_location
+    from reports.output import check_outside_bundle, report_location
 
     html, tables_dir = report_location(
         args.out, suite=args.suite, profile=args.profile, bundle=args.bundle
@@ -37,8 +41,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     args.html, args.tables_dir = html, Path(args.tables_dir) if args.tables_dir else tables_dir
     if args.bundle is None:
         return _report(args, args.runs_dir)
-    from bench.bundle import PAPERS, PROVENANCE, unpack_runs
     from bench.store import read_json
+    from reports.bundle import PAPERS, PROVENANCE, unpack_runs
 
     bundle = Path(args.bundle)
     if args.power is None:
@@ -52,9 +56,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace, runs_dir: str | Path, **where) -> int:
-    from bench._text import plural
-    from reports._report import build_report
-    from reports._stats import BootstrapSpec
+    from reports.report import build_report
+    from reports.stats import BootstrapSpec
 
     spec = BootstrapSpec(resamples=args.resamples, seed=args.bootstrap_seed)
     if args.power is not None:
@@ -83,10 +86,10 @@ def _plan_seeds(
     args: argparse.Namespace, runs_dir: str | Path, recorded: list[tuple[str, str]] = ()
 ) -> int:
     """``--power``: the seeds each paired comparison needs for the target half-width."""
-    from reports._collect import collect_runs
-    from reports._power import power_table, power_text
-    from reports._stats import BootstrapSpec
-    from reports._tables import DEFAULT_PAIRS, paired_table
+    from reports.collect import collect_runs
+    from reports.power import power_table, power_text
+    from reports.stats import BootstrapSpec
+    from reports.tables import DEFAULT_PAIRS, paired_table
 
     if not args.power > 0:
         raise ConfigError(f"--power: expected a half-width in points > 0, got {args.power}")
@@ -101,8 +104,62 @@ def _plan_seeds(
     return 0
 
 
-def add_report_parser(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``report`` subcommand to ``bench``'s subparsers."""
+def _cmd_export(args: argparse.Namespace) -> int:
+    from reports.bundle import export_bundle
+
+    out = export_bundle(
+        args.runs_dir,
+        args.suite,
+        args.profile,
+        args.out,
+        force=args.force,
+        pairs=[parse_pair(p) for p in args.pair],
+    )
+    print(f"bundle written to {out}")
+    return 0
+
+
+def _cmd_refresh(args: argparse.Namespace) -> int:
+    from reports.bundle import refresh_bundle
+
+    print(f"bundle refreshed: {refresh_bundle(args.path)}")
+    return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from bench.store import RunDir
+    from reports.bundle import manifest_files, render_mismatches, verify_bundle
+
+    subset = _subset(args.subset)
+    files = manifest_files(args.path)
+    found = verify_bundle(args.path)
+    if args.rerun:
+        from reports.rerun import bundle_runs, rerun_bundle
+
+        found += rerun_bundle(args.path, subset=subset, data_dir=args.data_dir)
+    if found:
+        print(render_mismatches(found))
+        return 1
+    n_runs = sum(name.endswith(f"/{RunDir.METRICS}") for name in files)
+    print(f"ok: {plural(len(files), 'file')}, {plural(n_runs, 'run')} verified")
+    if args.rerun:
+        print(f"ok: {plural(len(bundle_runs(args.path, subset)), 'run')} retrained and matched")
+    return 0
+
+
+def _subset(value: str) -> int | list[str] | None:
+    """``--subset``: ``all`` (None), a positive number of runs, or comma-separated names."""
+    if value == "all":
+        return None
+    if value.isdigit():
+        if int(value) < 1:
+            raise BenchError(f"--subset: expected a positive number, names or 'all', got {value!r}")
+        return int(value)
+    return [name.strip() for name in value.split(",") if name.strip()]
+
+
+def add_report_parsers(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``report``, ``export``, ``refresh`` and ``verify`` to ``bench``'s subparsers."""
     report = subparsers.add_parser(
         "report", help="tables, calibration, figures and one self-contained HTML report"
     )
@@ -150,3 +207,45 @@ def add_report_parser(subparsers: argparse._SubParsersAction) -> None:
         "--examples", type=int, default=5, help="example predictions per dataset (default 5)"
     )
     report.set_defaults(func=_cmd_report)
+
+    export = subparsers.add_parser(
+        "export", help="write a results bundle (runs, summary CSV, provenance, manifest)"
+    )
+    export.add_argument("--suite", required=True, help="suite name as recorded in the runs")
+    export.add_argument("--profile", required=True, help="profile as recorded in the runs")
+    export.add_argument("--runs-dir", default="runs", help="run store directory (default: ./runs)")
+    export.add_argument("--out", required=True, help="bundle directory to create")
+    export.add_argument("--force", action="store_true", help="replace an existing bundle")
+    export.add_argument(
+        "--pair",
+        action="append",
+        default=[],
+        metavar="A:B",
+        help="also compare strategy A with B in paired.csv (dss+mi:dss and dss:finetune always)",
+    )
+    export.set_defaults(func=_cmd_export)
+
+    refresh = subparsers.add_parser(
+        "refresh",
+        help="recompute a bundle's tables with this version's statistics, store duplicates once",
+    )
+    refresh.add_argument("path", help="bundle directory")
+    refresh.set_defaults(func=_cmd_refresh)
+
+    verify = subparsers.add_parser(
+        "verify", help="re-derive a bundle's hashes, metrics and summary table from its files"
+    )
+    verify.add_argument("path", help="bundle directory")
+    verify.add_argument(
+        "--rerun", action="store_true", help="also retrain the runs and compare their results"
+    )
+    verify.add_argument(
+        "--subset",
+        default="all",
+        help="with --rerun: 'all', the first N runs (sorted), or comma-separated names "
+        "(datasets, strategies, config hashes, seed-<n>), e.g. --subset cqa,dss",
+    )
+    verify.add_argument(
+        "--data-dir", help="DSS data directory (default: $COTBENCH_DATA, else ./data)"
+    )
+    verify.set_defaults(func=_cmd_verify)

@@ -17,8 +17,8 @@ from typing import Any
 from bench.config import RunConfig
 from bench.runner import run_one
 from bench.store import read_jsonl, run_dir
-from sweeps._liveness import WORKER_ATTR
-from sweeps._spec import SweepSpec
+from sweeps.liveness import WORKER_ATTR
+from sweeps.spec import SweepSpec
 
 STUDY_ATTR = "study"  # trial user attr: the study name
 NUMBER_ATTR = "trial_number"  # trial user attr: the trial's number

@@ -35,8 +35,8 @@ def _cmd_ablate(args: argparse.Namespace) -> int:
     from bench.config import parse_set_options
     from bench.plan import describe_plan
     from bench.tracking import check_trackers
-    from sweeps._ablate import plan_ablation, plan_lines, run_ablation
     from sweeps._keys import parse_values
+    from sweeps.ablate import plan_ablation, plan_lines, run_ablation
 
     plan = plan_ablation(
         args.suite,
@@ -70,8 +70,8 @@ def _cmd_ablate(args: argparse.Namespace) -> int:
 
 def _spec(args: argparse.Namespace) -> Any:
     from bench.config import parse_set_options
-    from sweeps._spaces import load_space
-    from sweeps._spec import SweepSpec
+    from sweeps.spaces import load_space
+    from sweeps.spec import SweepSpec
 
     datasets, strategies = _split(args.datasets), _split(args.strategies)
     seeds = _ints("--seeds", args.seeds)
@@ -98,8 +98,8 @@ def _spec(args: argparse.Namespace) -> Any:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from sweeps._finish import finish_sweep
-    from sweeps._study import run_sweep
+    from sweeps.finish import finish_sweep
+    from sweeps.study import run_sweep
 
     spec = _spec(args)
     eval_seeds = [] if args.no_eval else _ints("--eval-seeds", args.eval_seeds) or []
@@ -119,7 +119,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 def add_sweep_parsers(subparsers: Any) -> None:
     """Add ``ablate`` and ``sweep`` to ``bench``'s subparsers."""
-    from sweeps._samplers import DIRECTIONS, PRUNERS, SAMPLERS
+    from sweeps.samplers import DIRECTIONS, PRUNERS, SAMPLERS
 
     ablate = subparsers.add_parser(
         "ablate", help="grid over one config key: table, figure and report section"

@@ -17,8 +17,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from bench._rerun import bundle_runs, rerun_bundle
-from bench.bundle import (
+from bench.cli import main
+from bench.errors import BenchError
+from bench.provenance import file_sha256
+from bench.runner import run_one
+from bench.store import read_json, write_json
+from reports.bundle import (
     LINKS,
     MANIFEST,
     RERUN_TOLERANCE,
@@ -29,11 +33,7 @@ from bench.bundle import (
     run_files,
     verify_bundle,
 )
-from bench.cli import main
-from bench.errors import BenchError
-from bench.provenance import file_sha256
-from bench.runner import run_one
-from bench.store import read_json, write_json
+from reports.rerun import bundle_runs, rerun_bundle
 from tests.helpers import tiny_config
 
 pytestmark = pytest.mark.slow
@@ -315,7 +315,7 @@ def test_refresh_recomputes_stale_tables_and_keeps_the_runs(copy):
 def test_rerun_on_another_processor_compares_probabilities_within_a_tolerance(tmp_path):
     """CPU float kernels differ between processor types: a bundle made on another CPU (or an
     unrecorded one) must give the same labels and accuracies, and probabilities within 1e-4."""
-    from bench._rerun import CPU_FLOAT_RTOL
+    from reports.rerun import CPU_FLOAT_RTOL
 
     runs = tmp_path / "runs"
     run_one(tiny_config(strategy="dss"), suite="t", profile="tiny", runs_dir=runs, echo=print)

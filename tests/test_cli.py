@@ -8,6 +8,7 @@ import argparse
 import logging
 import sys
 import warnings
+from importlib.metadata import EntryPoint
 
 import pytest
 
@@ -56,6 +57,15 @@ def test_help_is_plain_text_everywhere():
         text = parser.format_help()
         assert "``" not in text and ":func:" not in text and ":class:" not in text, parser.prog
     assert "The bench command line" in build_parser().format_help()
+
+
+def test_a_provider_that_fails_to_load_is_one_error_line(capsys, monkeypatch):
+    broken = EntryPoint("broken", "no_such_package.cli:add_parsers", "cotbench.commands")
+    monkeypatch.setattr("bench.cli.entry_points", lambda group: [broken])
+    assert main(["list"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: the 'broken' commands")
+    assert "no_such_package" in err
 
 
 def test_plain_text_and_plural():

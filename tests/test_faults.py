@@ -22,13 +22,13 @@ import torch
 import yaml
 
 from bench import faults, tokenizer
-from bench.bundle import MANIFEST, verify_bundle
 from bench.cli import main
 from bench.data import DATASETS, DatasetSplits, LoadOptions, load_dataset
 from bench.errors import BenchError, DataError
 from bench.provenance import file_sha256
 from bench.runner import run_one
-from bench.store import DamagedRun, move_aside, read_json, read_jsonl, run_dir, write_json
+from bench.store import DamagedRun, read_json, read_jsonl, run_dir, write_json
+from reports.bundle import MANIFEST, verify_bundle
 from tests.helpers import TINY, tiny_config
 
 pytestmark = pytest.mark.slow
@@ -291,7 +291,7 @@ def test_force_replaces_a_damaged_run(reference, tmp_path):
 def test_reports_rescore_correct_from_prediction_and_gold(reference, tmp_path):
     """Flipped ``correct`` fields gave a summary of 0.375 beside a runs table of 0.094 in one
     report (defect 4): reports re-score them, and a metrics.json that disagrees is an error."""
-    from reports import collect_runs
+    from reports.collect import collect_runs
 
     runs, directory = _finished_copy(reference, tmp_path)
     path = directory / "predictions.jsonl"
@@ -308,17 +308,17 @@ def test_reports_rescore_correct_from_prediction_and_gold(reference, tmp_path):
 
 def test_report_survives_a_run_moved_aside_meanwhile(reference, tmp_path, monkeypatch):
     """``bench run --force`` renaming a run while ``bench report`` reads the store (defect 8)."""
-    import reports._collect as collect
+    import reports.collect as collect
 
     runs, _ = _finished_copy(reference, tmp_path)
-    listed = collect.iter_runs
+    listed = collect.iter_run_dirs
 
-    def moving(runs_dir):
-        for directory in listed(runs_dir):
-            move_aside(directory)
-            yield directory
+    def moving(runs_dir, *args, **kwargs):
+        for run in listed(runs_dir, *args, **kwargs):
+            run.move_aside()
+            yield run
 
-    monkeypatch.setattr(collect, "iter_runs", moving)
+    monkeypatch.setattr(collect, "iter_run_dirs", moving)
     assert collect.collect_runs(runs).empty
 
 
@@ -452,7 +452,7 @@ def test_verify_a_garbage_manifest_is_one_line(smoke_bundle, capsys):
 def test_a_restarted_sweep_draws_new_parameters(sampler):
     import optuna
 
-    from sweeps._samplers import make_sampler
+    from sweeps.samplers import make_sampler
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     spec = SimpleNamespace(sampler=sampler, seed=0, workers=1)

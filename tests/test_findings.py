@@ -35,7 +35,7 @@ def test_a_changed_number_is_caught(tmp_path):
 def test_every_decimal_in_the_prose_comes_from_a_table_or_the_papers():
     """Numbers in the text are copies: each must stand in a generated block, in the bundle's
     paper files, or be the significance level."""
-    from reports._tables import ALPHA
+    from reports.tables import ALPHA
 
     text = (ROOT / "docs" / "findings.md").read_text()
     blocks = tables.BLOCK.findall(text)

@@ -27,7 +27,7 @@ import yaml
 from bench.plan import execute_plan
 from bench.store import is_finished, read_jsonl, run_dir
 from bench.suites import load_suite, plan_runs
-from sweeps._storage import open_storage
+from sweeps.storage import open_storage
 from tests.helpers import TINY
 from tests.test_sweeps_support import write_tiny_suite
 

@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reports._calibration import MASS, bin_ids, brier, ece, mce, reliability_table
-from reports._calibration_table import calibration_table, paired_calibration_table
-from reports._collect import RunStore, calibration_point, greedy_confidence
-from reports._ece_code import released_compute_ece, released_equal_mass_ece, released_pipeline
-from reports._stats import BootstrapSpec
+from reports.calibration import MASS, bin_ids, brier, ece, mce, reliability_table
+from reports.calibration_tables import calibration_table, paired_calibration_table
+from reports.collect import RunStore, calibration_point, greedy_confidence
+from reports.ece_code import released_compute_ece, released_equal_mass_ece, released_pipeline
+from reports.stats import BootstrapSpec
 
 # Five examples away from bin edges. 10 equal-width bins: {0.95, 0.95} in bin 9 (acc 0.5, gap
 # 0.45), {0.35, 0.35} in bin 3 (acc 0.5, gap 0.15), {0.65} in bin 6 (acc 1, gap 0.35).

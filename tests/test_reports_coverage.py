@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reports._stats import BootstrapSpec, accuracy_difference, accuracy_interval, metric_difference
-from reports._stats import mean_metric as row_means
+from reports.stats import BootstrapSpec, accuracy_difference, accuracy_interval, metric_difference
+from reports.stats import mean_metric as row_means
 
 STUDIES = 2000
 BASE_LOGIT = 0.8  # about 69% accuracy

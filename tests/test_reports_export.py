@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from reports._export import escape_latex, export_table, to_latex, to_markdown
-from reports._format import interval, mean_std, p_value, pct
+from reports.display import interval, mean_std, p_value, pct
+from reports.export import escape_latex, export_table, to_latex, to_markdown
 
 DISPLAY = pd.DataFrame({"strategy": ["dss+mi", "a|b"], "acc_% (mean ± std)": ["61.30 ± 1.20", "x"]})
 

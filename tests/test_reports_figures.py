@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from reports._calibration import CONFIDENCE_DEFINITION, reliability_table
-from reports._figures import (
+from reports.calibration import CONFIDENCE_DEFINITION, reliability_table
+from reports.figures import (
     ablation_curve,
     noise_curve,
     png_data_uri,
@@ -69,7 +69,7 @@ def test_reliability_and_training_figures_save_png_and_svg(tmp_path):
 
 
 def test_paired_differences_figure_shows_each_seed_and_the_interval():
-    from reports._figures import paired_differences_figure
+    from reports.figures import paired_differences_figure
 
     rows = pd.DataFrame(
         {

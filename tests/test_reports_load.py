@@ -1,4 +1,5 @@
-"""``reports.load_runs``: the same tidy frames from a run store and from every committed bundle."""
+"""``reports.load.load_runs``: the same tidy frames from a run store and from every committed
+bundle."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.bundle import unpack_runs
 from bench.errors import BenchError
-from reports import load_runs
+from reports.bundle import unpack_runs
+from reports.load import load_runs
 
 BUNDLES = sorted(p for p in Path("results").iterdir() if (p / "MANIFEST.json").is_file())
 

@@ -10,9 +10,9 @@ import pytest
 
 from bench.cli import main
 from bench.errors import ConfigError
-from reports._output import claim_output, report_location
-from reports._report import build_report
-from reports._stats import BootstrapSpec
+from reports.output import claim_output, report_location
+from reports.report import build_report
+from reports.stats import BootstrapSpec
 
 SPEC = BootstrapSpec(resamples=50)
 

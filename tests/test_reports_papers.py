@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from reports._collect import RunStore
-from reports._paper import claims_table, load_papers, parse_paper, verdict_table
+from reports.collect import RunStore
+from reports.paper import claims_table, load_papers, parse_paper, verdict_table
 
 SETTING = {"model": "google/t5-v1_1-base", "max_train": None, "lr": 5.0e-5}
 PAPER = {

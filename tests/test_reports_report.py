@@ -18,16 +18,12 @@ from PIL import Image
 
 from bench.cli import main
 from bench.runner import run_one
-from reports import (
-    BootstrapSpec,
-    ReportResult,
-    build_report,
-    collect_runs,
-    paired_table,
-    summary_table,
-)
-from reports._figures import PANEL_PX_KEY
-from reports.cli import add_report_parser, parse_pair
+from reports.cli import add_report_parsers, parse_pair
+from reports.collect import collect_runs
+from reports.figures import PANEL_PX_KEY
+from reports.report import ReportResult, build_report
+from reports.stats import BootstrapSpec
+from reports.tables import paired_table, summary_table
 from tests.helpers import tiny_config
 
 pytestmark = pytest.mark.slow
@@ -189,14 +185,14 @@ def test_a_swept_config_value_gets_an_ablation_figure(store_copy, tmp_path):
 def _png(tmp_path: Path) -> Path:
     from matplotlib.figure import Figure
 
-    from reports._figures import save_figure
+    from reports.figures import save_figure
 
     return save_figure(Figure(figsize=(1, 1)), tmp_path / "png", "blank")[0]
 
 
 def test_cli_report_command(runs_dir, tmp_path, capsys):
     parser = argparse.ArgumentParser()
-    add_report_parser(parser.add_subparsers(dest="command"))
+    add_report_parsers(parser.add_subparsers(dest="command"))
     out = tmp_path / "cli.html"
     args = parser.parse_args(
         [

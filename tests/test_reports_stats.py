@@ -4,10 +4,12 @@ planning, on synthetic data with known answers (coverage by simulation is in
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
-from reports._stats import (
+from reports.stats import (
     ONE_SEED,
     PAIRED,
     UNPAIRED,
@@ -31,6 +33,8 @@ def test_holm_matches_a_hand_computed_case():
     assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
     assert holm([0.2]) == pytest.approx([0.2])
     assert holm([0.5, 0.6]) == pytest.approx([1.0, 1.0])  # capped at 1
+    # a comparison not made (NaN) stays NaN and is no member of the family
+    assert holm([0.01, math.nan, 0.04]) == pytest.approx([0.02, math.nan, 0.04], nan_ok=True)
 
 
 def test_one_seed_interval_of_a_bernoulli_mean_has_the_binomial_width():
@@ -102,7 +106,7 @@ def test_metric_interval_is_reproducible_from_its_spec():
     rng = np.random.default_rng(2)
     conf = rng.random((3, 300))
     hits = (rng.random((3, 300)) < conf).astype(float)
-    from reports._calibration import ece
+    from reports.calibration import ece
 
     first = metric_interval(ece, [conf, hits], SPEC)
     again = metric_interval(ece, [conf, hits], SPEC)
@@ -144,7 +148,7 @@ def test_seeds_needed_grows_as_the_target_narrows():
     ],
 )
 def test_a_claim_needs_the_adjusted_test(diff, p, expected):
-    from reports._tables import claim
+    from reports.tables import claim
 
     assert claim("a", "b", diff, p) == expected
 

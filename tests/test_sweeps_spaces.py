@@ -13,11 +13,12 @@ import yaml
 from bench.errors import BenchError, ConfigError
 from bench.runner import RunResult
 from bench.store import write_jsonl
-from sweeps import SweepSpec, load_space, space_names
-from sweeps._liveness import FAILURE_ATTR, RETRY_ATTR, WORKER_ATTR, WorkerLease, recover_orphans
 from sweeps._objective import Objective
-from sweeps._storage import describe_storage, open_storage, storage_target
-from sweeps._study import prepare_study
+from sweeps.liveness import FAILURE_ATTR, RETRY_ATTR, WORKER_ATTR, WorkerLease, recover_orphans
+from sweeps.spaces import load_space, space_names
+from sweeps.spec import SweepSpec
+from sweeps.storage import describe_storage, open_storage, storage_target
+from sweeps.study import prepare_study
 from tests.test_sweeps_support import sweep_parser, write_tiny_suite
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -89,7 +90,7 @@ class _DriverError(Exception):
 def test_only_a_lost_schema_race_is_retried(monkeypatch, sqlstate, attempts):
     import sqlalchemy.exc
 
-    import sweeps._storage as storage
+    import sweeps.storage as storage
 
     calls = []
 
@@ -213,7 +214,7 @@ def test_objective_reports_validation_to_the_pruner(tmp_path, monkeypatch, cache
 
 
 def test_finish_needs_a_completed_trial(tmp_path):
-    from sweeps import finish_sweep
+    from sweeps.finish import finish_sweep
 
     space = load_space(
         _space_file(tmp_path, {"mi_variant": {"type": "categorical", "choices": ["code"]}})

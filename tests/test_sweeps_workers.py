@@ -28,10 +28,13 @@ import pytest
 import yaml
 
 from bench.store import is_finished, read_json
-from sweeps import SweepSpec, finish_sweep, load_space, run_sweep
-from sweeps._liveness import RETRY_ATTR, WORKER_ATTR
 from sweeps._objective import RUNS_ATTR
-from sweeps._storage import open_storage
+from sweeps.finish import finish_sweep
+from sweeps.liveness import RETRY_ATTR, WORKER_ATTR
+from sweeps.spaces import load_space
+from sweeps.spec import SweepSpec
+from sweeps.storage import open_storage
+from sweeps.study import run_sweep
 from tests.test_sweeps_support import write_tiny_suite
 
 pytestmark = pytest.mark.slow

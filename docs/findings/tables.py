@@ -27,6 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.config import flatten
+from reports.bundle import bundle_run_dirs
 
 # config keys that tell the conditions of one strategy apart in the findings bundles
 VARIANT_KEYS = ("mi_variant", "alpha3", "noise.type", "noise.level")
@@ -36,8 +37,8 @@ BLOCK = re.compile(r"<!-- begin (\S+) (\S+) -->\n(.*?)<!-- end -->", re.DOTALL)
 def variants(bundle: Path) -> dict[str, str]:
     """config hash -> the variant keys that differ between the bundle's configs, as text."""
     configs = {}
-    for path in sorted((bundle / "runs").rglob("config.json")):
-        record = json.loads(path.read_text())
+    for run in bundle_run_dirs(bundle):
+        record = run.read_config()
         configs[record["config_hash"]] = flatten(record["config"])
     varying = [k for k in VARIANT_KEYS if len({str(c.get(k)) for c in configs.values()}) > 1]
     return {
@@ -110,7 +111,7 @@ def paired_block(bundle: Path) -> str:
 
 def power_block(bundle: Path, points: str) -> str:
     """Per comparison: the CI half-width now and the seeds needed for ``points``."""
-    from reports._power import power_table
+    from reports.power import power_table
 
     paired = pd.read_csv(bundle / "paired.csv")
     table = power_table(paired, float(points) / 100)
@@ -130,8 +131,8 @@ def power_block(bundle: Path, points: str) -> str:
 def ranking_block(bundle: Path) -> str:
     """Per condition: exact match of greedy decoding against ranking the candidates (the most
     probable one taken as the answer), means over seeds, and the chance level of ranking."""
-    from bench.bundle import unpack_runs
-    from reports import collect_runs
+    from reports.bundle import unpack_runs
+    from reports.collect import collect_runs
 
     names = variants(bundle)
     lines = [
@@ -156,11 +157,11 @@ def ranking_block(bundle: Path) -> str:
 
 def ablation_block(bundle: Path, key: str, strategies: str, values: str, sets: str = "") -> str:
     """``bench ablate``'s table over the bundle's runs (needs every run of the grid in it)."""
-    from bench.bundle import unpack_runs
     from bench.config import parse_set_options
-    from reports import BootstrapSpec
-    from sweeps._ablate import ablation_display, ablation_table, plan_ablation
+    from reports.bundle import unpack_runs
+    from reports.stats import BootstrapSpec
     from sweeps._keys import parse_values
+    from sweeps.ablate import ablation_display, ablation_table, plan_ablation
 
     provenance = json.loads((bundle / "provenance.json").read_text())
     plan = plan_ablation(

@@ -26,12 +26,20 @@ from typing import Any
 
 import torch
 
-from bench.bundle import PROVENANCE, RERUN_TOLERANCE, RUNS, Mismatch, differs, run_files
 from bench.config import RunConfig, config_from_dict
 from bench.errors import BenchError
 from bench.runner import load_run_data, run_one, tokenizer_corpus
-from bench.store import SEED_DIR, read_json
+from bench.store import RunDir, read_json
 from bench.tokenizer import corpus_hash
+from reports.bundle import (
+    PROVENANCE,
+    RERUN_TOLERANCE,
+    RUNS,
+    Mismatch,
+    bundle_run_dirs,
+    differs,
+    run_files,
+)
 
 PREDICTION_FIELDS = ("id", "prediction", "correct", "confidence", "candidate_probs")
 CPU_FLOAT_RTOL = 1e-4  # probabilities, reruns on another processor type (measured: ~1e-5 after
@@ -48,11 +56,7 @@ def bundle_runs(bundle: str | Path, subset: int | Sequence[str] | None = None) -
     hashes, ``seed-<n>``) selecting the runs whose path holds any of them.
     """
     root = Path(bundle) / RUNS
-    runs = [
-        p.parent
-        for p in sorted(root.glob("*/*/*/*/seed-*/metrics.json"))
-        if SEED_DIR.fullmatch(p.parent.name)
-    ]
+    runs = [run.path for run in bundle_run_dirs(Path(bundle))]
     if subset is None:
         return runs
     if isinstance(subset, int):
@@ -135,35 +139,35 @@ def _compare_predictions(
 
 
 def _compare_exact(
-    bundle: Path, stated_dir: Path, rerun_dir: Path, rtol: float | None = None
+    bundle: Path, stated_dir: RunDir, rerun_dir: RunDir, rtol: float | None = None
 ) -> list[Mismatch]:
     """Metrics and predictions equal (floats within ``rtol`` when given)."""
-    rel = str(stated_dir.relative_to(bundle))
-    stated, rerun = read_json(stated_dir / "metrics.json"), read_json(rerun_dir / "metrics.json")
+    rel = str(stated_dir.path.relative_to(bundle))
+    stated, rerun = stated_dir.read_metrics(), rerun_dir.read_metrics()
     found = [
-        Mismatch(f"{rel}/metrics.json", f"test.{which}.{key}", block.get(key), other.get(key))
+        Mismatch(f"{rel}/{RunDir.METRICS}", f"test.{which}.{key}", block.get(key), other.get(key))
         for which in sorted(set(stated["test"]) | set(rerun["test"]))
         for block, other in [(stated["test"].get(which, {}), rerun["test"].get(which, {}))]
         for key in sorted(set(block) | set(other))
         if _differ(block.get(key), other.get(key), rtol)
     ]
-    env = "env.json"
-    a = read_json(stated_dir / env).get("tokenizer_sha256")
-    b = read_json(rerun_dir / env).get("tokenizer_sha256")
+    a = stated_dir.read_env().get("tokenizer_sha256")
+    b = rerun_dir.read_env().get("tokenizer_sha256")
     if a != b:
-        found.append(Mismatch(f"{rel}/{env}", "tokenizer_sha256", a, b))
-    files = run_files(bundle, stated_dir)  # shared files resolved
+        found.append(Mismatch(f"{rel}/{RunDir.ENV}", "tokenizer_sha256", a, b))
+    files = run_files(bundle, stated_dir.path)  # shared files resolved
     for name in sorted(stated["prediction_files"].values()):
-        stated_file = files.get(f"{name}.gz", stated_dir / f"{name}.gz")
-        found += _compare_predictions(f"{rel}/{name}.gz", stated_file, rerun_dir / name, rtol)
+        stated_file = files.get(f"{name}.gz", stated_dir.path / f"{name}.gz")
+        rerun_file = rerun_dir.path / name
+        found += _compare_predictions(f"{rel}/{name}.gz", stated_file, rerun_file, rtol)
     return found
 
 
 def _compare_accuracies(
-    bundle: Path, stated_dir: Path, rerun_dir: Path, tolerance: float
+    bundle: Path, stated_dir: RunDir, rerun_dir: RunDir, tolerance: float
 ) -> list[Mismatch]:
-    file = f"{stated_dir.relative_to(bundle)}/metrics.json"
-    stated, rerun = read_json(stated_dir / "metrics.json"), read_json(rerun_dir / "metrics.json")
+    file = f"{stated_dir.path.relative_to(bundle)}/{RunDir.METRICS}"
+    stated, rerun = stated_dir.read_metrics(), rerun_dir.read_metrics()
     return [
         Mismatch(file, f"test.{which}.{key} (within {tolerance})", block[key], other[key])
         for which, block in sorted(stated["test"].items())
@@ -190,17 +194,18 @@ def rerun_bundle(
         raise BenchError(f"{bundle}: no runs to rerun")
     found: list[Mismatch] = []
     for directory in runs:
+        stated = RunDir(directory)
         rel = str(directory.relative_to(bundle))
         try:
-            config = config_from_dict(read_json(directory / "config.json")["config"])
-            env = read_json(directory / "env.json")
+            config = config_from_dict(stated.read_config()["config"])
+            env = stated.read_env()
         except UNREADABLE as err:
             found.append(Mismatch(rel, "readable", "yes", f"{type(err).__name__}: {err}"))
             continue
         echo(f"rerun: {rel}")
         with tempfile.TemporaryDirectory(prefix="cotbench-rerun-") as tmp:
             cache = Path(tmp) / "cache"
-            tokenizer = run_files(bundle, directory).get("tokenizer.json")
+            tokenizer = run_files(bundle, directory).get(RunDir.TOKENIZER)
             if env.get("tokenizer_sha256") and tokenizer is not None:
                 _seed_tokenizer(cache, config, tokenizer, data_dir)
             with _cache_dir(cache), _torch_threads(env.get("torch_threads")):
@@ -213,7 +218,8 @@ def rerun_bundle(
                     echo=echo,
                     threads=env.get("torch_threads"),
                 )
-            rerun_env = read_json(result.directory / "env.json")
+            rerun = RunDir(result.directory)
+            rerun_env = rerun.read_env()
             device = rerun_env.get("device")
             on_cpu = env.get("device") == "cpu" and device == "cpu"
             same_cpu = on_cpu and env.get("cpu") == rerun_env.get("cpu")
@@ -231,9 +237,9 @@ def rerun_bundle(
             try:
                 if on_cpu:
                     rtol = None if same_cpu else CPU_FLOAT_RTOL
-                    found += _compare_exact(bundle, directory, result.directory, rtol)
+                    found += _compare_exact(bundle, stated, rerun, rtol)
                 else:
-                    found += _compare_accuracies(bundle, directory, result.directory, tolerance)
+                    found += _compare_accuracies(bundle, stated, rerun, tolerance)
             except UNREADABLE as err:
                 found.append(Mismatch(rel, "readable", "yes", f"{type(err).__name__}: {err}"))
     return found

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.errors import BenchError
-from reports._collect import collect_runs
+from reports.collect import collect_runs
 
 MANIFEST = "MANIFEST.json"  # marks a results bundle (bench export)
 
@@ -36,7 +36,7 @@ def load_runs(path: str | Path, suite: str | None = None, profile: str | None = 
     if not source.is_dir():
         raise BenchError(f"{source}: no such run store or bundle")
     if (source / MANIFEST).is_file():
-        from bench.bundle import unpack_runs
+        from reports.bundle import unpack_runs
 
         with tempfile.TemporaryDirectory(prefix="cotbench-load-") as tmp:
             store = collect_runs(unpack_runs(source, Path(tmp)), suite, profile)

@@ -1,8 +1,9 @@
-"""Report sections: a JSON file describing an ablation's or a sweep's tables and figures.
+"""Report sections of ``bench ablate`` / ``bench sweep``: ``section.json`` files in the run store.
 
-``bench ablate`` and ``bench sweep`` each write ``section.json`` next to their outputs; the HTML
-report finds them under ``<runs_dir>/ablations/*/`` and ``<runs_dir>/sweeps/*/`` and renders them
-without recomputing anything. Schema (paths relative to the section's directory)::
+Each command writes its tables, figures and ``section.json`` (:func:`write_section`) into
+``<runs_dir>/ablations/<name>/`` or ``<runs_dir>/sweeps/<name>/``; the HTML report finds them
+there (:func:`load_sections`) and shows them as they are, recomputing nothing. A file that
+cannot be read becomes a section saying so. Schema (paths relative to the section's directory)::
 
     {"schema": 1, "kind": "ablation" | "sweep", "title": str, "text": str,
      "tables": [{"caption": str, "csv": path, "display_csv": path, "markdown": path,
@@ -17,16 +18,52 @@ the same table as text (percentages, intervals), which is what a report shows. A
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from bench.store import write_json, write_text_atomic
-from sweeps._reporting import export_table
+from bench.store import read_json, write_json, write_text_atomic
+from reports.export import export_table
+from reports.html import Section
 
+ABLATIONS, SWEEPS = "ablations", "sweeps"  # the folders of the run store that hold sections
+SECTION_DIRS = (ABLATIONS, SWEEPS)
 SECTION_FILE = "section.json"
 SECTION_SCHEMA = 1
+
+
+def _load(path: Path) -> Section:
+    data = read_json(path)
+    if data.get("schema") != SECTION_SCHEMA:
+        raise ValueError(f"schema {data.get('schema')!r}, expected {SECTION_SCHEMA}")
+    folder = path.parent
+    return Section(
+        title=data["title"],
+        text=data.get("text", ""),
+        tables=[
+            (
+                t["caption"],
+                pd.read_csv(folder / t.get("display_csv", t["csv"]), keep_default_na=False),
+            )
+            for t in data.get("tables", [])
+        ],
+        figures=[(f["caption"], folder / f["png"]) for f in data.get("figures", [])],
+    )
+
+
+def load_sections(runs_dir: Path) -> list[Section]:
+    """Every ablation and sweep section under ``runs_dir``, in path order."""
+    sections = []
+    for kind in SECTION_DIRS:
+        for path in sorted(Path(runs_dir).glob(f"{kind}/*/{SECTION_FILE}")):
+            try:
+                sections.append(_load(path))
+            except (OSError, KeyError, ValueError, json.JSONDecodeError) as err:
+                title = f"{kind}: {path.parent.name}"
+                sections.append(Section(title, notes=[f"{path} could not be read: {err}"]))
+    return sections
 
 
 def export_section_table(
@@ -46,7 +83,7 @@ def export_section_table(
 
 
 def figure_entry(paths: list[Path], caption: str) -> dict[str, str]:
-    """A section's figure entry from :func:`sweeps._reporting.save_figure`'s png/svg paths."""
+    """A section's figure entry from :func:`reports.figures.save_figure`'s png/svg paths."""
     png, svg = (p.name for p in paths)
     return {"caption": caption, "png": png, "svg": svg}
 

@@ -14,10 +14,10 @@ from typing import Any
 
 from bench.errors import ConfigError
 from bench.runner import load_run_data
-from sweeps._samplers import make_pruner, make_sampler
-from sweeps._spec import SweepSpec
-from sweeps._storage import describe_storage, open_storage
-from sweeps._workers import counted_trials, recover, run_workers, work
+from sweeps.samplers import make_pruner, make_sampler
+from sweeps.spec import SweepSpec
+from sweeps.storage import describe_storage, open_storage
+from sweeps.workers import counted_trials, recover, run_workers, run_workers_on_ray, work
 
 SETUP_ATTR = "cotbench_setup"  # study user attr: SweepSpec.setup_record() of its first run
 
@@ -90,9 +90,7 @@ def run_sweep(spec: SweepSpec, execution: Any = None) -> Any:
     deadline = time.time() + spec.timeout if spec.timeout else None
     try:
         if execution is not None and execution.executor == "ray":
-            from bench._ray import run_sweep_on_ray
-
-            run_sweep_on_ray(spec, deadline, execution)
+            run_workers_on_ray(spec, deadline, execution)
         elif spec.workers == 1:
             work(spec, 0, deadline)
         else:

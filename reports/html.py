@@ -18,8 +18,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 from matplotlib.figure import Figure
 
-from reports._figures import png_data_uri
-from reports._format import as_text
+from reports.display import as_text
+from reports.figures import png_data_uri
 
 TEMPLATE = "report.html.j2"
 _table_ids = itertools.count()
@@ -29,7 +29,7 @@ _table_ids = itertools.count()
 class Section:
     """A report section: a title, an optional paragraph, tables and figures.
 
-    The ``extra_sections`` hook of :func:`reports.build_report` takes these: tables are
+    The ``extra_sections`` hook of :func:`reports.report.build_report` takes these: tables are
     ``(caption, DataFrame)`` (cells shown as text), figures ``(caption, matplotlib Figure or
     path of a PNG file)``.
     """

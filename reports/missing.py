@@ -1,8 +1,8 @@
 """What the run store lacks: planned runs of a suite profile that have not finished.
 
 A built-in suite (or a suite file) names datasets x strategies x seeds per profile; every
-planned run whose directory holds no finished ``metrics.json`` is listed as ``not started``
-(no directory) or ``unfinished`` (started, no finished metrics).
+planned run whose directory holds no finished run is listed as ``not started`` (no directory)
+or ``unfinished`` (started, not finished).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.errors import BenchError
-from reports._collect import RunStore
+from reports.collect import RunStore
 
 MISSING_COLUMNS = ["suite", "profile", "dataset", "strategy", "seed", "status", "path"]
 

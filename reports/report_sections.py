@@ -13,19 +13,10 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from reports._calibration import CONFIDENCE_DEFINITION, CONFIDENCE_SHORT, MIN_RELIABLE_N
-from reports._calibration_table import reliability_data
-from reports._collect import RunStore
-from reports._examples import condition_label
-from reports._figures import (
-    ablation_curve,
-    noise_curve,
-    paired_differences_figure,
-    reliability_figure,
-    save_figure,
-    training_curves_figure,
-)
-from reports._format import (
+from reports.calibration import CONFIDENCE_DEFINITION, CONFIDENCE_SHORT, MIN_RELIABLE_N
+from reports.calibration_tables import reliability_data
+from reports.collect import RunStore
+from reports.display import (
     calibration_display,
     ci_label,
     claims_display,
@@ -34,11 +25,20 @@ from reports._format import (
     summary_display,
     verdict_display,
 )
-from reports._html import Section
-from reports._paper import MISSING
-from reports._provenance import provenance_tables
-from reports._stats import BootstrapSpec
-from reports._tables import ALPHA
+from reports.examples import condition_label
+from reports.figures import (
+    ablation_curve,
+    noise_curve,
+    paired_differences_figure,
+    reliability_figure,
+    save_figure,
+    training_curves_figure,
+)
+from reports.html import Section
+from reports.paper import MISSING
+from reports.provenance import provenance_tables
+from reports.stats import BootstrapSpec
+from reports.tables import ALPHA
 
 NOISE_LEVEL = "noise.level"
 

@@ -1,7 +1,7 @@
 """Sweep workers: the trial loop of one process, and K spawned processes sharing one budget.
 
 Each worker repeats, holding this host's trial-creation lock: recover trials of dead workers
-(:func:`~sweeps._liveness.recover_orphans`), stop if COMPLETE + PRUNED + RUNNING trials reach the
+(:func:`~sweeps.liveness.recover_orphans`), stop if COMPLETE + PRUNED + RUNNING trials reach the
 budget, else let ``study.optimize(n_trials=1)`` create the next trial. The objective releases the
 lock as soon as its trial is tagged, so counting and creating are atomic among this host's
 workers: N trials requested gives exactly N finished trials, not N per worker (workers on other
@@ -11,6 +11,7 @@ the next ``ask``.
 
 :func:`run_workers` spawns the K processes and starts a replacement for any worker killed by a
 signal; a worker that stops on an error stops the sweep with an error once the others finish.
+:func:`run_workers_on_ray` runs the K workers as Ray tasks instead.
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
-from sweeps._liveness import WorkerLease, recover_orphans
+from bench.executors import Execution
 from sweeps._objective import Objective
-from sweeps._samplers import make_pruner, make_sampler
-from sweeps._spec import SweepSpec
-from sweeps._storage import open_storage
+from sweeps.liveness import WorkerLease, recover_orphans
+from sweeps.samplers import make_pruner, make_sampler
+from sweeps.spec import SweepSpec
+from sweeps.storage import is_url, open_storage
 
 
 class AskLock:
@@ -174,3 +176,43 @@ def run_workers(spec: SweepSpec, deadline: float | None) -> None:
             process.join()
     if failures:
         raise BenchError(f"sweep {spec.study}: {'; '.join(failures)} (its error is above)")
+
+
+def ray_worker(spec: SweepSpec, worker: int, deadline: float | None, threads: int) -> None:
+    """One sweep worker's trial loop inside a Ray task (see :func:`work`)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    work(spec, worker, deadline)
+
+
+def run_workers_on_ray(spec: SweepSpec, deadline: float | None, execution: Execution) -> None:
+    """Run ``spec.workers`` sweep workers as Ray tasks sharing the study's storage.
+
+    The run store and a journal storage must be on storage every node sees (or use a
+    PostgreSQL URL); a worker whose node dies is retried, and its trial is retried by the
+    storage's recovery (this host's workers, or an RDB storage's heartbeat across hosts).
+    """
+    from dataclasses import replace
+
+    from bench._ray import connect, remote
+
+    shared = replace(
+        spec,
+        runs_dir=str(Path(spec.runs_dir).resolve()),
+        data_dir=str(Path(spec.data_dir).resolve()) if spec.data_dir else None,
+        storage=spec.storage_target
+        if is_url(spec.storage_target)
+        else str(Path(spec.storage_target).resolve()),
+    )
+    ray = connect(execution)
+    task = remote(ray, ray_worker, execution, execution.gpus_per_run or 0)
+    try:
+        refs = [
+            task.remote(shared, worker, deadline, execution.cpus_per_run)
+            for worker in range(spec.workers)
+        ]
+        print(f"ray: {spec.workers} sweep workers on {len(ray.nodes())} node(s)", flush=True)
+        ray.get(refs)
+    finally:
+        ray.shutdown()

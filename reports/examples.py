@@ -1,7 +1,7 @@
 """Example test predictions side by side: input, gold, and per condition the prediction, its
 confidence and the generated rationale (when the run generated rationales).
 
-The confidence shown is the one calibration uses (:data:`reports._calibration.CONFIDENCE_SHORT`).
+The confidence shown is the one calibration uses (:data:`reports.calibration.CONFIDENCE_SHORT`).
 Examples where the conditions disagree (some right, some wrong) come first, then the rest in
 test order; the run with the lowest seed of each condition is shown.
 """
@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.store import read_jsonl
-from reports._collect import RunStore, calibration_point
+from reports.collect import RunStore, calibration_point
 
 
 @dataclass(frozen=True)
@@ -41,7 +40,7 @@ def example_blocks(store: RunStore, n_examples: int = 5) -> list[ExampleBlock]:
         chosen = chosen.sort_values(["strategy", "config_hash"])
         labels = [condition_label(r, store.variant_keys) for _, r in chosen.iterrows()]
         records = [
-            {str(r["id"]): r for r in read_jsonl(store.run_path(run_id) / "predictions.jsonl")}
+            {str(r["id"]): r for r in store.run_dir(run_id).read_predictions()}
             for run_id in chosen["run_id"]
         ]
         shared = [i for i in records[0] if all(i in rec for rec in records)]

@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from reports._collect import RunStore
+from reports.collect import RunStore
 
 REPRODUCED, NOT_REPRODUCED, NOT_COMPARABLE, MISSING = (
     "reproduced",

@@ -27,7 +27,7 @@ import yaml
 from bench.config import RunConfig, apply_overrides, valid_keys
 from bench.errors import ConfigError
 from bench.suites import check_keys, packaged_yaml_names
-from sweeps._samplers import DIRECTIONS
+from sweeps.samplers import DIRECTIONS
 
 SPACE_KEYS = {"description", "direction", "strategies", "params"}
 PARAM_KEYS = {"type", "low", "high", "log", "step", "choices", "grid"}

@@ -13,13 +13,11 @@ from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from bench.store import write_text_atomic
-from reports._calibration import CONFIDENCE_DEFINITION, CONFIDENCE_SHORT
-from reports._calibration_table import calibration_table, paired_calibration_table
-from reports._collect import RunStore, collect_runs
-from reports._examples import example_blocks
-from reports._export import export_table
-from reports._format import (
+from bench.store import RunDir, write_text_atomic
+from reports.calibration import CONFIDENCE_DEFINITION, CONFIDENCE_SHORT
+from reports.calibration_tables import calibration_table, paired_calibration_table
+from reports.collect import RunStore, collect_runs
+from reports.display import (
     calibration_display,
     claims_display,
     paired_calibration_display,
@@ -27,13 +25,14 @@ from reports._format import (
     summary_display,
     verdict_display,
 )
-from reports._html import Section, render, render_section, table_html
-from reports._missing import missing_runs
-from reports._notes import method_notes
-from reports._output import claim_output
-from reports._paper import claims_table, load_papers, verdict_table
-from reports._section_files import load_sections
-from reports._sections import (
+from reports.examples import example_blocks
+from reports.export import export_table
+from reports.html import Section, render, render_section, table_html
+from reports.missing import missing_runs
+from reports.notes import method_notes
+from reports.output import claim_output
+from reports.paper import claims_table, load_papers, verdict_table
+from reports.report_sections import (
     ReportTables,
     ablation_section,
     answers_section,
@@ -43,8 +42,9 @@ from reports._sections import (
     training_section,
     verdict_section,
 )
-from reports._stats import BootstrapSpec
-from reports._tables import DEFAULT_PAIRS, paired_table, summary_table
+from reports.sections import load_sections
+from reports.stats import BootstrapSpec
+from reports.tables import DEFAULT_PAIRS, paired_table, summary_table
 
 DEFAULT_SPEC = BootstrapSpec()
 UNFINISHED_SHOWN = 5  # unfinished run directories named in the "missing" box
@@ -109,7 +109,7 @@ def _missing_messages(store: RunStore, tables: ReportTables, filters: str) -> li
                 + ", ".join(sorted(set(absent["strategy"] + " on " + absent["dataset"])))
             )
     if not store.empty and store.train_log.empty:
-        messages.append("No training logs (train_log.jsonl): no training curves.")
+        messages.append(f"No training logs ({RunDir.TRAIN_LOG}): no training curves.")
     return messages
 
 
@@ -192,7 +192,7 @@ def build_report(
     ``runs_dir`` and then ``extra_sections`` are added after the ablation section. ``source``
     names where the runs come from in the header (default: ``Run store: <runs_dir>``).
     Another report's files there, or files no report wrote, raise ConfigError unless ``force``;
-    this report's figures from an earlier run are removed (:func:`reports._output.claim_output`).
+    this report's figures from an earlier run are removed (:func:`reports.output.claim_output`).
     """
     runs_dir, out = Path(runs_dir), Path(out)
     tables_dir = Path(tables_dir) if tables_dir else out.with_name(f"{out.stem}-tables")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.store import write_text_atomic
-from reports._format import as_text
+from reports.display import as_text
 
 
 def to_markdown(frame: pd.DataFrame) -> str:

@@ -1,6 +1,6 @@
 """Planning: how many seeds a comparison needs for a target interval half-width.
 
-Reads the variance components that :func:`reports.paired_table` records for each comparison
+Reads the variance components that :func:`reports.tables.paired_table` records for each comparison
 (``var_example``, ``var_seed``, ``var_residual``: the test set's own variation, the variation
 between seeds, and their interaction) and solves for the fewest seeds whose t-interval on the
 same number of test examples (or ``n_test``) is at most the target wide. Use it on a cheap
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from reports._stats import ONE_SEED, Components, seeds_needed
+from reports.stats import ONE_SEED, Components, seeds_needed
 
 
 def power_table(

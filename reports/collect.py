@@ -1,14 +1,15 @@
 """Read the run store into tidy pandas frames: one row per run, per test example, per log record.
 
-Only the files a run writes are read (``config.json``, ``env.json``, ``metrics.json``,
-``predictions.jsonl``, ``train_log.jsonl``); a run counts once its ``metrics.json`` says
-``finished``. A run's profile is the one ``config.json`` records (``unrecorded`` if none).
-Each prediction's ``correct`` is re-scored from its prediction and gold, and the counts checked
-against ``metrics.json``; a malformed file is a :class:`~bench.errors.BenchError` naming it.
+Only the files a run writes are read, through :class:`bench.store.RunDir` (config, env, metrics,
+predictions, training log); a run counts once it is finished. A run's profile is the one its
+recorded config names (``unrecorded`` if none). Each prediction's ``correct`` is re-scored from
+its prediction and gold, and the counts checked against the run's metrics; a malformed file is a
+:class:`~bench.errors.BenchError` naming it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import pandas as pd
 from bench.config import UNHASHED_KEYS, config_from_dict, flatten
 from bench.errors import BenchError, FileFormatError
 from bench.metrics import accuracy_summary, dataset_metric, rescored
-from bench.store import SEED_DIR, iter_runs, read_json, read_jsonl
+from bench.store import RunDir, is_finished, iter_run_dirs
 
 GROUP_KEYS = ["suite", "profile", "dataset", "strategy", "config_hash"]
 IDENTITY_KEYS = {"dataset", "strategy", "seed"}  # always their own columns, never "varying"
@@ -35,19 +36,19 @@ class RunStore:
     predictions: pd.DataFrame  # one row per (run, test example) of the primary checkpoint
     train_log: pd.DataFrame  # one row per training-log record (kind = train | valid)
     configs: dict[str, dict[str, Any]] = field(default_factory=dict)  # run_id -> flat config
-    envs: dict[str, dict[str, Any]] = field(default_factory=dict)  # run_id -> env.json
+    envs: dict[str, dict[str, Any]] = field(default_factory=dict)  # run_id -> env record
     varying: list[str] = field(default_factory=list)  # config keys with more than one value
     variant_keys: list[str] = field(default_factory=list)  # ... within a dataset x strategy
-    unfinished: list[str] = field(default_factory=list)  # run dirs without a finished metrics.json
+    unfinished: list[str] = field(default_factory=list)  # started run dirs, not finished
 
     @property
     def empty(self) -> bool:
         """True when no finished run matched."""
         return self.runs.empty
 
-    def run_path(self, run_id: str) -> Path:
+    def run_dir(self, run_id: str) -> RunDir:
         """The directory of ``run_id``."""
-        return self.runs_dir / run_id
+        return RunDir(self.runs_dir / run_id)
 
     def groups(self) -> list[tuple[dict[str, Any], pd.DataFrame]]:
         """``(key, runs)`` per condition: suite x profile x dataset x strategy x config hash."""
@@ -103,7 +104,7 @@ def _run_row(run_id: str, record: dict, metrics: dict, env: dict) -> dict[str, A
 
 
 def calibration_point(row: dict) -> tuple[float, bool, str]:
-    """(confidence, correct, kind) by :data:`reports._calibration.CONFIDENCE_DEFINITION`: for a
+    """(confidence, correct, kind) by :data:`reports.calibration.CONFIDENCE_DEFINITION`: for a
     closed task the top-ranked candidate's renormalised probability and that candidate's
     correctness, for an open task the greedy sequence's probability and its correctness."""
     candidates = row.get("candidate_probs")
@@ -123,14 +124,14 @@ def greedy_confidence(row: dict) -> float:
     return float(row["confidence"])
 
 
-def _scored_predictions(directory: Path, metrics: dict, check: bool = True) -> list[dict]:
+def _scored_predictions(run: RunDir, metrics: dict, check: bool = True) -> list[dict]:
     """The primary predictions with ``correct`` re-scored from prediction and gold; with
-    ``check``, checked against the counts ``metrics.json`` states (BenchError naming the file
+    ``check``, checked against the counts the run's metrics state (BenchError naming the file
     when they differ)."""
-    path = directory / "predictions.jsonl"
+    path = run.predictions_file
     metric = dataset_metric(metrics["dataset"])
     try:
-        rows = [rescored(row, metric) for row in read_jsonl(path)]
+        rows = [rescored(row, metric) for row in run.read_predictions()]
     except KeyError as err:
         raise FileFormatError(f"{path}: a record lacks {err}") from None
     stated = metrics["primary"]
@@ -138,7 +139,7 @@ def _scored_predictions(directory: Path, metrics: dict, check: bool = True) -> l
     if check and (scored["n"], scored["n_correct"]) != (stated.get("n"), stated.get("n_correct")):
         raise BenchError(
             f"{path}: {scored['n_correct']} of {scored['n']} correct when re-scored from "
-            f"prediction and gold; metrics.json states {stated.get('n_correct')} of "
+            f"prediction and gold; {RunDir.METRICS} states {stated.get('n_correct')} of "
             f"{stated.get('n')}"
         )
     return rows
@@ -163,14 +164,24 @@ def _prediction_rows(run_id: str, rows: list[dict]) -> pd.DataFrame:
     )
 
 
-def _unfinished(runs_dir: Path, finished: set[Path], suite: str | None) -> list[str]:
-    pattern = f"{suite or '*'}/*/*/*/seed-*/config.json"
-    started = (p.parent for p in runs_dir.glob(pattern))
-    return sorted(
-        str(d.relative_to(runs_dir))
-        for d in started
-        if SEED_DIR.fullmatch(d.name) and d not in finished
-    )
+def _finished(runs_dir: Path, only: Collection[Path] | None) -> Iterable[RunDir]:
+    """The finished run directories under ``runs_dir`` (of ``only``, when given)."""
+    if only is not None:
+        return [RunDir(path) for path in sorted(set(only)) if is_finished(path)]
+    return iter_run_dirs(runs_dir) if runs_dir.is_dir() else []
+
+
+def _unfinished(
+    runs_dir: Path, finished: set[Path], suite: str | None, only: Collection[Path] | None
+) -> list[str]:
+    """The run directories (of ``only``, when given) that are not finished; without ``only``,
+    those that have started (a ``config.json``)."""
+    if only is None:
+        runs = iter_run_dirs(runs_dir, suite or "*", finished=False)
+        started = [run.path for run in runs if run.config_file.is_file()]
+    else:
+        started = list(only)
+    return sorted(str(path.relative_to(runs_dir)) for path in started if path not in finished)
 
 
 def _varying(configs: dict[str, dict[str, Any]], runs: pd.DataFrame) -> tuple[list, list]:
@@ -188,39 +199,39 @@ def collect_runs(
     suite: str | None = None,
     profile: str | None = None,
     check_metrics: bool = True,
+    only: Collection[Path] | None = None,
 ) -> RunStore:
-    """Every finished run under ``runs_dir`` (optionally one suite and/or profile).
+    """Every finished run under ``runs_dir`` (optionally one suite and/or profile; with
+    ``only``, of those run directories only).
 
     ``check_metrics=False`` skips the check of the re-scored predictions against each run's
-    ``metrics.json`` (``bench verify`` reports those differences cell by cell)."""
+    metrics (``bench verify`` reports those differences cell by cell)."""
     runs_dir = Path(runs_dir)
     rows, predictions, logs = [], [], []
     configs: dict[str, dict[str, Any]] = {}
     envs: dict[str, dict[str, Any]] = {}
     finished = set()
-    for directory in iter_runs(runs_dir) if runs_dir.is_dir() else []:
-        finished.add(directory)
+    for run in _finished(runs_dir, only):
+        finished.add(run.path)
         try:
-            record = read_json(directory / "config.json")
+            record = run.read_config()
             if suite is not None and record["suite"] != suite:
                 continue
-            run_id = str(directory.relative_to(runs_dir))
-            metrics = read_json(directory / "metrics.json")
-            env_path = directory / "env.json"
-            env = read_json(env_path) if env_path.is_file() else {}
+            run_id = str(run.path.relative_to(runs_dir))
+            metrics = run.read_metrics()
+            env = run.read_env() if run.env_file.is_file() else {}
             row = _run_row(run_id, record, metrics, env)
             if profile is not None and row["profile"] != profile:
                 continue
-            scored = _scored_predictions(directory, metrics, check_metrics)
-            log_path = directory / "train_log.jsonl"
-            log = read_jsonl(log_path) if log_path.is_file() else None
+            scored = _scored_predictions(run, metrics, check_metrics)
+            log = run.read_train_log() if run.train_log_file.is_file() else None
         except FileNotFoundError:
-            if directory.exists():
+            if run.path.exists():
                 raise
             continue  # moved aside meanwhile (`bench run --force`)
         except (KeyError, TypeError, AttributeError) as err:
             problem = f"{type(err).__name__}: {err}"
-            raise FileFormatError(f"{directory}: malformed run files ({problem})") from None
+            raise FileFormatError(f"{run.path}: malformed run files ({problem})") from None
         rows.append(row)
         # read back through the config type: runs recorded before a key existed get its default
         configs[run_id] = flatten(config_from_dict(record["config"]).to_dict())
@@ -241,5 +252,5 @@ def collect_runs(
         envs=envs,
         varying=varying,
         variant_keys=variant,
-        unfinished=_unfinished(runs_dir, finished, suite) if runs_dir.is_dir() else [],
+        unfinished=_unfinished(runs_dir, finished, suite, only) if runs_dir.is_dir() else [],
     )

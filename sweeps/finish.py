@@ -9,6 +9,7 @@ writes the trials table and the report section into ``<runs_dir>/sweeps/<study>/
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,36 +18,33 @@ import pandas as pd
 
 from bench.errors import BenchError
 from bench.plan import execute_plan
-from bench.store import run_dir
-from sweeps._figures import optuna_figures
-from sweeps._reporting import (
-    BootstrapSpec,
-    accuracy_interval,
-    interval_column,
-    p_value,
-    pct,
-)
-from sweeps._results import load_arm, paired_columns, with_holm
-from sweeps._section import export_section_table, figure_entry, write_section
-from sweeps._spec import SweepSpec, TrialPlan
-from sweeps._storage import describe_storage, open_storage
+from bench.store import RunDir
+from reports.arms import collect_arms, compare_arms
+from reports.display import difference_text, estimate_text, pct
+from reports.figures import save_figure
+from reports.sections import SWEEPS, export_section_table, figure_entry, write_section
+from reports.stats import BootstrapSpec, accuracy_interval
+from reports.tables import interval_columns, with_family_holm
+from sweeps.spec import SweepSpec, TrialPlan
+from sweeps.storage import describe_storage, open_storage
 
 FIGURE_CAPTIONS = {
     "history": "Optimisation history: validation accuracy of each trial and the best so far.",
     "importance": "Parameter importances (Optuna's default evaluator) for validation accuracy.",
 }
+REEVALUATION_FAMILY = "every best-vs-default comparison of the re-evaluation table"
 
 
 def default_out_dir(spec: SweepSpec) -> Path:
     """``<runs_dir>/sweeps/<study>``."""
-    return Path(spec.runs_dir) / "sweeps" / spec.study
+    return Path(spec.runs_dir) / SWEEPS / spec.study
 
 
-def _groups(plan: TrialPlan, runs_dir: Path) -> dict[tuple[str, str], list[Path]]:
-    groups: dict[tuple[str, str], list[Path]] = {}
+def _groups(plan: TrialPlan, runs_dir: Path) -> dict[tuple[str, str], list[RunDir]]:
+    groups: dict[tuple[str, str], list[RunDir]] = {}
     for config in plan.configs:
         groups.setdefault((config.dataset, config.strategy), []).append(
-            run_dir(runs_dir, plan.suite, config)
+            RunDir.of(runs_dir, plan.suite, config)
         )
     return groups
 
@@ -55,33 +53,29 @@ def reevaluation_table(
     best: TrialPlan, defaults: TrialPlan, runs_dir: str | Path, spec: BootstrapSpec
 ) -> pd.DataFrame:
     """Per dataset and default strategy: test accuracy of the defaults and of the best
-    parameters (95% CIs) and their paired difference on the same test examples."""
-    best_groups, default_groups = _groups(best, Path(runs_dir)), _groups(defaults, Path(runs_dir))
+    parameters (95% CIs) and their paired difference on the same test examples, Holm over
+    the table."""
+    best_arms = collect_arms(runs_dir, _groups(best, Path(runs_dir)))
+    default_arms = collect_arms(runs_dir, _groups(defaults, Path(runs_dir)))
     rows = []
-    for (dataset, strategy), directories in default_groups.items():
-        default = load_arm(directories)
-        for (best_dataset, best_strategy), best_directories in best_groups.items():
+    for (dataset, strategy), default in default_arms.items():
+        for (best_dataset, best_strategy), tuned in best_arms.items():
             if best_dataset != dataset:
                 continue
-            tuned = load_arm(best_directories)
-            default_acc = accuracy_interval(default.correct, spec.level)
-            best_acc = accuracy_interval(tuned.correct, spec.level)
             row = {
                 "dataset": dataset,
                 "default_strategy": strategy,
                 "best_strategy": best_strategy,
                 "seeds": tuned.correct.shape[0],
                 "n": tuned.correct.shape[1],
-                "default_accuracy": default_acc.estimate,
-                "default_low": default_acc.low,
-                "default_high": default_acc.high,
-                "best_accuracy": best_acc.estimate,
-                "best_low": best_acc.low,
-                "best_high": best_acc.high,
-                **paired_columns(tuned, default, spec),
+                **interval_columns(
+                    "default_accuracy", accuracy_interval(default.correct, spec.level)
+                ),
+                **interval_columns("best_accuracy", accuracy_interval(tuned.correct, spec.level)),
+                **compare_arms(tuned, default, spec),
             }
             rows.append(row)
-    return with_holm(rows)
+    return with_family_holm(pd.DataFrame(rows), REEVALUATION_FAMILY)
 
 
 def reevaluation_display(table: pd.DataFrame) -> pd.DataFrame:
@@ -92,13 +86,9 @@ def reevaluation_display(table: pd.DataFrame) -> pd.DataFrame:
             "default": table["default_strategy"],
             "best": table["best_strategy"],
             "seeds": table["seeds"],
-            "default acc (%)": table["default_accuracy"].map(pct),
-            "default 95% CI": interval_column(table, "default_low", "default_high"),
-            "best acc (%)": table["best_accuracy"].map(pct),
-            "best 95% CI": interval_column(table, "best_low", "best_high"),
-            "Δ (points)": table["diff"].map(pct),
-            "Δ 95% CI": interval_column(table, "diff_low", "diff_high"),
-            "p (Holm)": table["p_holm"].map(p_value),
+            **estimate_text(table, "default_accuracy", "default acc (%)", "default 95% CI"),
+            **estimate_text(table, "best_accuracy", "best acc (%)", "best 95% CI"),
+            **difference_text(table, "Δ (points)", "Δ 95% CI"),
         }
     )
 
@@ -111,6 +101,38 @@ def trials_frames(study: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
     display["value"] = display["value"].map(pct)
     display.columns = [c.removeprefix("params_") for c in display.columns]
     return raw, display
+
+
+def optuna_figures(study: Any, directory: Path) -> dict[str, list[Path]]:
+    """Optuna's optimisation-history and parameter-importance plots as PNG and SVG, drawn inside
+    an ``rc_context`` so that the style they set does not leak into later figures.
+
+    Returns ``{"history": paths, "importance": paths}``; importance is left out when Optuna cannot
+    compute it (fewer than two finished trials, or no parameter that varies).
+    """
+    import matplotlib
+    import matplotlib.pyplot as plt
+    from optuna.exceptions import ExperimentalWarning
+    from optuna.visualization.matplotlib import (
+        plot_optimization_history,
+        plot_param_importances,
+    )
+
+    paths = {}
+    plots = {"history": plot_optimization_history, "importance": plot_param_importances}
+    for name, plot in plots.items():
+        with matplotlib.rc_context(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", ExperimentalWarning)
+            warnings.simplefilter("ignore", UserWarning)  # PED-ANOVA on tied values
+            try:
+                ax = plot(study)
+            except (ValueError, RuntimeError):  # too few trials for importances
+                continue
+            figure = ax.figure
+            figure.set_layout_engine("constrained")
+            paths[name] = save_figure(figure, directory, f"optuna-{name}")
+            plt.close(figure)
+    return paths
 
 
 def finish_sweep(

@@ -16,8 +16,8 @@ from typing import Any
 
 from bench.config import RunConfig
 from bench.suites import load_suite, plan_runs
-from sweeps._spaces import SearchSpace
-from sweeps._storage import storage_target
+from sweeps.spaces import SearchSpace
+from sweeps.storage import storage_target
 
 
 @dataclass(frozen=True)

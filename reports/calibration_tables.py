@@ -1,9 +1,9 @@
 """Calibration tables from the run store: ECE/MCE/Brier with bootstrap CIs, ``ece_code``,
 reliability bins, and paired calibration differences (for the MI paper's "lower ECE" claim).
 
-Confidence is defined in :data:`reports._calibration.CONFIDENCE_DEFINITION` (primary: the
+Confidence is defined in :data:`reports.calibration.CONFIDENCE_DEFINITION` (primary: the
 top-ranked candidate with its correctness; ``ece_w10_greedy``: the greedy output); metrics are
-computed per seed and averaged over seeds, with the seed-aware intervals of :mod:`reports._stats`.
+computed per seed and averaged over seeds, with the seed-aware intervals of :mod:`reports.stats`.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from reports._calibration import METRICS, MIN_RELIABLE_N, ece, reliability_table
-from reports._collect import RunStore
-from reports._ece_code import first_token_agreement
-from reports._stats import BootstrapSpec, metric_difference, metric_interval, seeds_paired
-from reports._tables import (
+from reports.calibration import METRICS, MIN_RELIABLE_N, ece, reliability_table
+from reports.collect import RunStore
+from reports.ece_code import first_token_agreement
+from reports.stats import BootstrapSpec, metric_difference, metric_interval, seeds_paired
+from reports.tables import (
     ALPHA,
     claim,
     estimate_columns,
@@ -25,8 +25,6 @@ from reports._tables import (
 )
 
 CALIBRATION_FAMILY = "every calibration comparison of the table (one report)"
-
-TOKENIZER_FILE = "tokenizer.json"  # written into the run directory for the preset models
 
 
 def small_n_warning(n: int) -> str:
@@ -39,7 +37,7 @@ def ece_code_estimate(store: RunStore, run_ids: list[str]) -> float:
     the run's tokenizer file)."""
     values = []
     for run_id in run_ids:
-        tokenizer = store.run_path(run_id) / TOKENIZER_FILE
+        tokenizer = store.run_dir(run_id).tokenizer_file  # the preset models write one
         if not tokenizer.is_file():
             return float("nan")
         rows = store.predictions[store.predictions["run_id"] == run_id]

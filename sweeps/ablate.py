@@ -23,27 +23,21 @@ from bench.config import RunConfig
 from bench.errors import ConfigError
 from bench.executors import Execution
 from bench.plan import execute_plan
-from bench.store import run_dir
+from bench.store import RunDir
 from bench.strategy import reads_key
 from bench.suites import load_suite, plan_runs
-from sweeps._figures import ablation_figure
+from reports.arms import Arm, collect_arms, compare_arms
+from reports.calibration import CONFIDENCE_DEFINITION, ece
+from reports.display import difference_text, estimate_text, pct
+from reports.figures import ablation_figure, save_figure
+from reports.sections import ABLATIONS, export_section_table, figure_entry, write_section
+from reports.stats import BootstrapSpec, accuracy_interval, metric_interval
+from reports.tables import estimate_columns, interval_columns, with_family_holm
 from sweeps._keys import check_vary_key, coerce_values, config_value, default_values
-from sweeps._reporting import (
-    CONFIDENCE_DEFINITION,
-    BootstrapSpec,
-    accuracy_interval,
-    ece,
-    interval_column,
-    metric_interval,
-    p_value,
-    pct,
-    save_figure,
-)
-from sweeps._results import Arm, load_arm, paired_columns, with_holm
-from sweeps._section import export_section_table, figure_entry, write_section
 
 TABLE_NAME = "ablation"
 FIGURE_NAME = "ablation"
+ABLATION_FAMILY = "every value-vs-default comparison of the ablation table"
 
 
 @dataclass(frozen=True)
@@ -128,16 +122,16 @@ def plan_lines(plan: AblationPlan) -> list[str]:
 
 def default_out_dir(runs_dir: str | Path, plan: AblationPlan) -> Path:
     """``<runs_dir>/ablations/<suite>-<key>``."""
-    return Path(runs_dir) / "ablations" / f"{plan.suite}-{plan.key}"
+    return Path(runs_dir) / ABLATIONS / f"{plan.suite}-{plan.key}"
 
 
 def _arms(plan: AblationPlan, runs_dir: Path) -> dict[tuple[str, str, Any], Arm]:
-    groups: dict[tuple[str, str, Any], list[Path]] = {}
+    groups: dict[tuple[str, str, Any], list[RunDir]] = {}
     for value, config in plan.runs:
         groups.setdefault((config.dataset, config.strategy, value), []).append(
-            run_dir(runs_dir, plan.suite, config)
+            RunDir.of(runs_dir, plan.suite, config)
         )
-    return {group: load_arm(directories) for group, directories in groups.items()}
+    return collect_arms(runs_dir, groups)
 
 
 def ablation_table(plan: AblationPlan, runs_dir: str | Path, spec: BootstrapSpec) -> pd.DataFrame:
@@ -152,7 +146,6 @@ def ablation_table(plan: AblationPlan, runs_dir: str | Path, spec: BootstrapSpec
     arms = _arms(plan, Path(runs_dir))
     for (dataset, strategy, value), arm in arms.items():
         default = arms[(dataset, strategy, plan.defaults[dataset])]
-        accuracy = accuracy_interval(arm.correct, spec.level)
         calibration = metric_interval(ece, [arm.confidence, arm.confidence_correct], spec)
         row = {
             "dataset": dataset,
@@ -162,17 +155,15 @@ def ablation_table(plan: AblationPlan, runs_dir: str | Path, spec: BootstrapSpec
             "reads_key": strategy not in plan.inert,
             "seeds": arm.correct.shape[0],
             "n": arm.correct.shape[1],
-            "accuracy": accuracy.estimate,
-            "accuracy_low": accuracy.low,
-            "accuracy_high": accuracy.high,
-            "ece": calibration.estimate,
-            "ece_low": calibration.low,
-            "ece_high": calibration.high,
+            **interval_columns("accuracy", accuracy_interval(arm.correct, spec.level)),
+            **interval_columns("ece", calibration),
             "valid_accuracy": arm.valid_accuracy,
         }
-        row.update(paired_columns(arm, default, spec, test=not row["is_default"]))
+        row.update(
+            estimate_columns(None) if row["is_default"] else compare_arms(arm, default, spec)
+        )
         rows.append(row)
-    return with_holm(rows)
+    return with_family_holm(pd.DataFrame(rows), ABLATION_FAMILY)
 
 
 def ablation_display(table: pd.DataFrame, key: str) -> pd.DataFrame:
@@ -191,14 +182,10 @@ def ablation_display(table: pd.DataFrame, key: str) -> pd.DataFrame:
             "strategy": table["strategy"],
             key: marked,
             "seeds": table["seeds"],
-            "test acc (%)": table["accuracy"].map(pct),
-            "95% CI": interval_column(table, "accuracy_low", "accuracy_high"),
-            "ECE (%)": table["ece"].map(pct),
-            "ECE 95% CI": interval_column(table, "ece_low", "ece_high"),
+            **estimate_text(table, "accuracy", "test acc (%)", "95% CI"),
+            **estimate_text(table, "ece", "ECE (%)", "ECE 95% CI"),
             "valid acc (%)": table["valid_accuracy"].map(pct),
-            "Δ vs default (points)": table["diff"].map(pct),
-            "Δ 95% CI": interval_column(table, "diff_low", "diff_high"),
-            "p (Holm)": table["p_holm"].map(p_value),
+            **difference_text(table, "Δ vs default (points)", "Δ 95% CI"),
         }
     )
 
@@ -275,7 +262,7 @@ def run_ablation(
             "values": list(plan.values),
             "defaults": plan.defaults,
             "not_reading_key": list(plan.inert),
-            "runs": [run_dir(Path(), plan.suite, c).as_posix() for c in plan.configs],
+            "runs": [RunDir.of(Path(), plan.suite, c).path.as_posix() for c in plan.configs],
             "bootstrap": spec.describe(),
         },
     )

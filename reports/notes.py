@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from reports._calibration import CONFIDENCE_DEFINITION, METRICS, MIN_RELIABLE_N
-from reports._ece_code import RELEASED_EQUAL_MASS_BINS
-from reports._stats import BootstrapSpec
-from reports._tables import ALPHA
+from bench.store import RunDir
+from reports.calibration import CONFIDENCE_DEFINITION, METRICS, MIN_RELIABLE_N
+from reports.ece_code import RELEASED_EQUAL_MASS_BINS
+from reports.stats import BootstrapSpec
+from reports.tables import ALPHA
+
+RUN_STORE_FILES = (RunDir.CONFIG, RunDir.ENV, RunDir.METRICS, RunDir.PREDICTIONS, RunDir.TRAIN_LOG)
 
 
 def method_notes(spec: BootstrapSpec) -> list[str]:
     """One paragraph per method: data, intervals, tests, calibration, ece_code, verdicts."""
     metrics = ", ".join(label for label, _ in METRICS.values())
     return [
-        "Every number comes from the run store (config.json, env.json, metrics.json, "
-        "predictions.jsonl, train_log.jsonl) or the paper files in reports/papers/.",
+        f"Every number comes from the run store ({', '.join(RUN_STORE_FILES)}) or the paper "
+        "files in reports/papers/.",
         "Predictions are those of each run's primary checkpoint (select=best: best on the "
         "validation split; the reference code selected on test).",
         f"Accuracy: mean over seeds ± std over seeds (ddof 1); {spec.describe()}. The "
@@ -49,7 +52,7 @@ def method_notes(spec: BootstrapSpec) -> list[str]:
         "equal-mass 'ECE' of that single pair is |[first token right] - p(<pad>)|. Averaged, "
         "this is first-token accuracy up to the pad probability. We show it estimated from "
         "the stored predictions with the run's tokenizer (p(<pad>) taken as 0); it needs the "
-        "run's tokenizer.json and is blank without it.",
+        f"run's {RunDir.TOKENIZER} and is blank without it.",
         "Verdicts: reproduced = our run matches the paper's setting (model, teacher, labels, "
         "data fractions, schedule, train/test sizes) and the paper value lies inside our "
         f"{spec.level:.0%} "

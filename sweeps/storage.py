@@ -59,7 +59,7 @@ def _rdb_storage(target: str) -> Any:
     import sqlalchemy.exc
     from optuna.exceptions import ExperimentalWarning
 
-    from sweeps._liveness import retry_trial
+    from sweeps.liveness import retry_trial
 
     def create() -> Any:
         with warnings.catch_warnings():

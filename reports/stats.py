@@ -439,11 +439,13 @@ def mean_metric(correct: np.ndarray) -> np.ndarray:
 
 
 def holm(p_values: Sequence[float]) -> np.ndarray:
-    """Holm-Bonferroni adjusted p-values (same order as given)."""
+    """Holm-Bonferroni adjusted p-values (same order as given); a NaN (a comparison not made)
+    stays NaN and does not count in the family."""
     p = np.asarray(p_values, dtype=float)
-    m = p.size
-    order = np.argsort(p, kind="stable")
+    adjusted = np.full(p.size, np.nan)
+    tested = np.flatnonzero(~np.isnan(p))
+    m = tested.size
+    order = tested[np.argsort(p[tested], kind="stable")]
     scaled = np.minimum(1.0, (m - np.arange(m)) * p[order])
-    adjusted = np.empty(m)
     adjusted[order] = np.maximum.accumulate(scaled)
     return adjusted

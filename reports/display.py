@@ -47,6 +47,49 @@ def ci_label(frame: pd.DataFrame, prefix: str = "") -> str:
     return f"{prefix}CI"
 
 
+def interval_column(
+    frame: pd.DataFrame, low: str = "ci_low", high: str = "ci_high", scale: float = 100.0
+) -> list[str]:
+    """:func:`interval` text of every row's ``low`` and ``high`` columns."""
+    return [interval(a, b, scale) for a, b in zip(_col(frame, low), _col(frame, high), strict=True)]
+
+
+def estimate_text(frame: pd.DataFrame, column: str, label: str, ci: str) -> dict[str, object]:
+    """Display columns of an estimate: ``label`` (``column`` in percent) and ``ci`` (its interval,
+    from the ``<column>_low`` and ``<column>_high`` columns)."""
+    bounds = interval_column(frame, f"{column}_low", f"{column}_high")
+    return {label: frame[column].map(pct), ci: bounds}
+
+
+def difference_text(frame: pd.DataFrame, label: str, ci: str) -> dict[str, object]:
+    """Display columns of a comparison (:func:`reports.tables.estimate_columns` and Holm): the
+    difference in points as ``label``, its interval as ``ci``, and the Holm-adjusted p-value."""
+    return {
+        label: _col(frame, "diff").map(pct),
+        ci: interval_column(frame),
+        "p (Holm)": _col(frame, "p_holm").map(p_value),
+    }
+
+
+def _comparison_columns(
+    frame: pd.DataFrame, variant_keys: list[str], *extra: str
+) -> dict[str, object]:
+    """The columns that name a comparison: profile, dataset, variant values, ``extra``, the
+    two strategies, the design, seeds and test examples."""
+    return {
+        **_copied(frame, "profile", "dataset"),
+        **_variants(frame, variant_keys),
+        **_copied(frame, *extra, "a", "b", "design"),
+        "seeds": frame["n_pairs"].astype(str),
+        "n": frame["n_test"].astype(str),
+    }
+
+
+def _copied(frame: pd.DataFrame, *names: str) -> dict[str, pd.Series]:
+    """Columns shown as they are."""
+    return {name: frame[name] for name in names}
+
+
 def _missing(value: object) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
@@ -78,10 +121,7 @@ def summary_display(summary: pd.DataFrame, variant_keys: list[str]) -> pd.DataFr
         return pd.DataFrame()
     return pd.DataFrame(
         {
-            "suite": summary["suite"],
-            "profile": summary["profile"],
-            "dataset": summary["dataset"],
-            "strategy": summary["strategy"],
+            **_copied(summary, "suite", "profile", "dataset", "strategy"),
             **_variants(summary, variant_keys),
             "model": summary["model"],
             "seeds": summary["n_seeds"].astype(str),
@@ -89,10 +129,7 @@ def summary_display(summary: pd.DataFrame, variant_keys: list[str]) -> pd.DataFr
             "accuracy % (mean ± std)": [
                 mean_std(m, s) for m, s in zip(summary["accuracy"], summary["std"], strict=True)
             ],
-            ci_label(summary): [
-                interval(lo, hi)
-                for lo, hi in zip(summary["ci_low"], summary["ci_high"], strict=True)
-            ],
+            ci_label(summary): interval_column(summary),
             "config": summary["config_hash"],
         }
     )
@@ -104,20 +141,11 @@ def paired_display(paired: pd.DataFrame, variant_keys: list[str]) -> pd.DataFram
         return pd.DataFrame()
     return pd.DataFrame(
         {
-            "profile": paired["profile"],
-            "dataset": paired["dataset"],
-            **_variants(paired, variant_keys),
-            "a": paired["a"],
-            "b": paired["b"],
-            "design": paired["design"],
-            "seeds": paired["n_pairs"].astype(str),
-            "n": paired["n_test"].astype(str),
+            **_comparison_columns(paired, variant_keys),
             "acc a %": paired["accuracy_a"].map(pct),
             "acc b %": paired["accuracy_b"].map(pct),
             "a − b (points)": paired["diff"].map(pct),
-            ci_label(paired): [
-                interval(lo, hi) for lo, hi in zip(paired["ci_low"], paired["ci_high"], strict=True)
-            ],
+            ci_label(paired): interval_column(paired),
             "per-seed a − b": paired["seed_diffs"].map(seed_values),
             "p": paired["p_value"].map(p_value),
             "p (Holm)": paired["p_holm"].map(p_value),
@@ -132,9 +160,7 @@ def verdict_display(verdicts: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame()
     return pd.DataFrame(
         {
-            "paper": verdicts["paper"],
-            "strategy": verdicts["strategy"],
-            "dataset": verdicts["dataset"],
+            **_copied(verdicts, "paper", "strategy", "dataset"),
             "paper %": [
                 f"{v:.2f}" + (" †" if r else "")
                 for v, r in zip(verdicts["paper_accuracy"], verdicts["reconstructed"], strict=True)
@@ -144,14 +170,9 @@ def verdict_display(verdicts: pd.DataFrame) -> pd.DataFrame:
                 mean_std(m, s, scale=1.0)
                 for m, s in zip(_col(verdicts, "accuracy"), _col(verdicts, "std"), strict=True)
             ],
-            ci_label(verdicts, "our "): [
-                interval(lo, hi, scale=1.0)
-                for lo, hi in zip(_col(verdicts, "ci_low"), _col(verdicts, "ci_high"), strict=True)
-            ],
+            ci_label(verdicts, "our "): interval_column(verdicts, scale=1.0),
             "ours − paper": _col(verdicts, "diff").map(num),
-            "verdict": verdicts["verdict"],
-            "reason": verdicts["reason"],
-            "source": verdicts["source"],
+            **_copied(verdicts, "verdict", "reason", "source"),
         }
     )
 
@@ -162,19 +183,10 @@ def claims_display(claims: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame()
     return pd.DataFrame(
         {
-            "paper": claims["paper"],
-            "claim": claims["claim"],
-            "dataset": claims["dataset"],
+            **_copied(claims, "paper", "claim", "dataset"),
             "profile": _col(claims, "profile", "").fillna(""),
-            "a − b (points)": _col(claims, "diff").map(pct),
-            ci_label(claims): [
-                interval(lo, hi)
-                for lo, hi in zip(_col(claims, "ci_low"), _col(claims, "ci_high"), strict=True)
-            ],
-            "p (Holm)": _col(claims, "p_holm").map(p_value),
-            "verdict": claims["verdict"],
-            "reason": claims["reason"],
-            "source": claims["source"],
+            **difference_text(claims, "a − b (points)", ci_label(claims)),
+            **_copied(claims, "verdict", "reason", "source"),
         }
     )
 
@@ -184,9 +196,7 @@ def calibration_display(calibration: pd.DataFrame, variant_keys: list[str]) -> p
     if calibration.empty:
         return pd.DataFrame()
     columns = {
-        "profile": calibration["profile"],
-        "dataset": calibration["dataset"],
-        "strategy": calibration["strategy"],
+        **_copied(calibration, "profile", "dataset", "strategy"),
         **_variants(calibration, variant_keys),
         "n": calibration["n_test"].astype(str),
         "confidence": calibration["confidence_kind"],
@@ -200,15 +210,8 @@ def calibration_display(calibration: pd.DataFrame, variant_keys: list[str]) -> p
         ("mce_w10", "MCE-10w %"),
         ("brier", "Brier ×100"),
     ):
-        columns[label] = [
-            f"{pct(v)} {interval(lo, hi)}"
-            for v, lo, hi in zip(
-                calibration[name],
-                calibration[f"{name}_low"],
-                calibration[f"{name}_high"],
-                strict=True,
-            )
-        ]
+        bounds = interval_column(calibration, f"{name}_low", f"{name}_high")
+        columns[label] = [f"{pct(v)} {ci}" for v, ci in zip(calibration[name], bounds, strict=True)]
     columns["ECE-10w greedy %"] = calibration["ece_w10_greedy"].map(pct)
     columns["ece_code % (released script, est.)"] = calibration["ece_code"].map(pct)
     columns["warning"] = calibration["warning"]
@@ -221,20 +224,8 @@ def paired_calibration_display(frame: pd.DataFrame, variant_keys: list[str]) -> 
         return pd.DataFrame()
     return pd.DataFrame(
         {
-            "profile": frame["profile"],
-            "dataset": frame["dataset"],
-            **_variants(frame, variant_keys),
-            "metric": frame["metric"],
-            "a": frame["a"],
-            "b": frame["b"],
-            "design": frame["design"],
-            "seeds": frame["n_pairs"].astype(str),
-            "n": frame["n_test"].astype(str),
-            "a − b (points)": frame["diff"].map(pct),
-            ci_label(frame): [
-                interval(lo, hi) for lo, hi in zip(frame["ci_low"], frame["ci_high"], strict=True)
-            ],
-            "p (Holm)": frame["p_holm"].map(p_value),
+            **_comparison_columns(frame, variant_keys, "metric"),
+            **difference_text(frame, "a − b (points)", ci_label(frame)),
             "claim": frame["claim"],
             "warning": frame["warning"],
         }

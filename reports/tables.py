@@ -1,20 +1,21 @@
 """Accuracy tables: per-condition summaries over seeds, and paired comparisons with Holm.
 
-Numbers are fractions in [0, 1]; :mod:`reports._export` formats them as percentages. Intervals
-are the seed-aware t-intervals of :mod:`reports._stats`; every row records its level and the
+Numbers are fractions in [0, 1]; :mod:`reports.export` formats them as percentages. Intervals
+are the seed-aware t-intervals of :mod:`reports.stats`; every row records its level and the
 example-bootstrap settings (``boot_resamples``, ``boot_seed``, ``level``).
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
-from reports._collect import RunStore
-from reports._stats import (
+from reports.collect import RunStore
+from reports.stats import (
     BootstrapSpec,
     Estimate,
     accuracy_difference,
@@ -27,6 +28,11 @@ DEFAULT_PAIRS: tuple[tuple[str, str], ...] = (("dss+mi", "dss"), ("dss", "finetu
 ALPHA = 0.05  # family-wise error rate of the Holm-corrected claims
 NO_DIFFERENCE = "no significant difference"
 ACCURACY_FAMILY = "every accuracy comparison of the table (one report or bundle)"
+ESTIMATE_COLUMNS = (
+    *("design", "n_pairs", "diff", "ci_low", "ci_high", "se", "df", "p_value", "seed_diffs"),
+    *("var_example", "var_seed", "var_residual"),
+)
+TEXT_COLUMNS = ("design", "seed_diffs")
 
 
 def _spec_columns(spec: BootstrapSpec) -> dict[str, float | int]:
@@ -75,8 +81,17 @@ def format_seed_values(values: tuple[float, ...]) -> str:
     return ";".join(f"{v:.6g}" for v in values)
 
 
-def estimate_columns(result: Estimate) -> dict:
-    """The columns every paired row carries: design, estimate, interval, t test, per seed."""
+def interval_columns(name: str, result: Estimate) -> dict[str, float]:
+    """``name``, ``<name>_low`` and ``<name>_high``: an estimate and its interval as columns
+    (what :func:`reports.display.estimate_text` shows)."""
+    return {name: result.estimate, f"{name}_low": result.low, f"{name}_high": result.high}
+
+
+def estimate_columns(result: Estimate | None) -> dict:
+    """The columns every paired row carries: design, estimate, interval, t test, per seed
+    (blank for a comparison not made, ``None``)."""
+    if result is None:
+        return {k: "" if k in TEXT_COLUMNS else math.nan for k in ESTIMATE_COLUMNS}
     components = result.components
     return {
         "design": result.design,
@@ -95,9 +110,10 @@ def estimate_columns(result: Estimate) -> dict:
 
 
 def with_family_holm(frame: pd.DataFrame, family: str) -> pd.DataFrame:
-    """``p_holm`` over every row of ``frame`` (one family) and the family's description."""
-    frame["p_holm"] = holm(frame["p_value"].to_numpy())
-    frame["holm_family"] = f"{family} (m = {len(frame)})"
+    """``p_holm`` over every tested row of ``frame`` (one family; a row without a p-value is
+    no member) and the family's description."""
+    frame["p_holm"] = holm(frame["p_value"].to_numpy(dtype=float))
+    frame["holm_family"] = f"{family} (m = {int(frame['p_value'].notna().sum())})"
     return frame
 
 
@@ -140,7 +156,7 @@ def paired_table(
     """``a`` vs ``b`` on the same test examples; Holm over every row (one family).
 
     Effect = accuracy(a) - accuracy(b) with the seed-aware t-interval and test of
-    :func:`reports._stats.accuracy_difference`: paired by seed when both arms ran the same
+    :func:`reports.stats.accuracy_difference`: paired by seed when both arms ran the same
     seeds (``design`` says which). A comparison whose two arms have the same per-example
     results as an earlier row's (e.g. a noise type at level 0, which trains the clean runs
     again) is the same comparison and is left out.

@@ -1,4 +1,5 @@
-"""Matplotlib figures: reliability diagrams, training curves, ablation and noise curves.
+"""Matplotlib figures: reliability diagrams, training curves, ablation and noise curves, and the
+figure of ``bench ablate`` (test accuracy and ECE against the varied value).
 
 Figures are built on :class:`matplotlib.figure.Figure` directly (the Agg canvas; no pyplot, no
 global backend state). Every function takes plain frames and returns the figure;
@@ -10,8 +11,9 @@ from __future__ import annotations
 import base64
 import io
 import textwrap
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from matplotlib.figure import Figure
@@ -28,6 +30,9 @@ PAGE_WIDTH_PX = 1400  # the browser width the figures are sized for
 PAGE_MARGINS_PX = 104  # the report's main and section padding at that width (2 x 3.2rem + borders)
 PANEL_PX_KEY = "cotbench-min-panel-px"  # PNG text: smallest panel height at PAGE_WIDTH_PX
 STRIP = "strip"  # label of an axes that belongs to the panel above it (a count histogram)
+BAND_ALPHA = 0.2  # opacity of the CI bands
+ABLATION_PANEL = (4.8, 3.4)  # inches per panel of the ablation figure
+ABLATION_METRICS = (("accuracy", "test accuracy"), ("ece", "ECE"))
 
 
 def _caption(fig: Figure, text: str) -> None:
@@ -51,7 +56,7 @@ def _reliability_rows(labels: list[str]) -> list[list[str]]:
 
 def reliability_figure(panels: Mapping[str, pd.DataFrame], title: str, definition: str) -> Figure:
     """Small multiples, one panel per label (e.g. condition) from
-    :func:`reports._calibration.reliability_table` frames, one row (or more) per strategy and
+    :func:`reports.calibration.reliability_table` frames, one row (or more) per strategy and
     at most :data:`RELIABILITY_COLUMNS` a row, shared axes: bars = bin accuracy, shaded gap to
     the bin's mean confidence, the diagonal, and a bin count histogram underneath;
     ``definition`` (the confidence used) is printed on the figure."""
@@ -186,7 +191,7 @@ def ablation_curve(
 ) -> Figure:
     """``y`` vs the varied value ``x`` per ``hue`` with the ``low``-``high`` interval as a band.
 
-    ``frame`` is e.g. :func:`reports.summary_table`'s output for a sweep (one row per value).
+    ``frame`` is e.g. :func:`reports.tables.summary_table`'s output for a sweep (one row per value).
     Draws into ``ax`` when given; returns the figure.
     """
     if ax is None:
@@ -194,14 +199,71 @@ def ablation_curve(
         ax = fig.add_subplot()
     for i, (label, rows) in enumerate(frame.groupby(hue, sort=True)):
         rows = rows.sort_values(x)
-        xs = rows[x].astype(float)
-        ax.plot(xs, scale * rows[y], marker="o", color=f"C{i}", label=str(label))
-        ax.fill_between(
-            xs, scale * rows[low], scale * rows[high], color=f"C{i}", alpha=0.2, linewidth=0
-        )
+        _band_line(ax, rows[x].astype(float), rows, (y, low, high), scale, f"C{i}", str(label))
     ax.set(xlabel=x, ylabel=f"{y} (%)" if scale == 100.0 else y)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     return ax.figure
+
+
+def _band_line(
+    ax: Any,
+    x: Sequence[float],
+    rows: pd.DataFrame,
+    columns: tuple[str, str, str],
+    scale: float,
+    colour: str,
+    label: str,
+    **style: Any,
+) -> None:
+    """One line of ``rows``' value column with its interval as a band; ``columns`` names the
+    value, low and high columns."""
+    value, low, high = columns
+    ax.plot(x, scale * rows[value], color=colour, label=label, **{"marker": "o", **style})
+    ax.fill_between(
+        x,
+        scale * rows[low],
+        scale * rows[high],
+        color=colour,
+        alpha=BAND_ALPHA,
+        linewidth=0,
+    )
+
+
+def ablation_figure(
+    table: pd.DataFrame, key: str, values: Sequence[Any], defaults: Mapping[str, Any]
+) -> Figure:
+    """Test accuracy and ECE vs the value of ``key``: one row per dataset, a line per strategy.
+
+    Values sit at equal spacing in grid order (so 0, 0.01 and 1.0 are all readable); the band is
+    each value's 95% CI and a dashed line marks the dataset's default value. A strategy whose
+    ``reads_key`` is False (one row, its default run) is a flat dotted line across the grid.
+    """
+    values = list(values)
+    datasets = list(dict.fromkeys(table["dataset"]))
+    width, height = ABLATION_PANEL
+    fig = Figure(
+        figsize=(width * len(ABLATION_METRICS), height * len(datasets)), layout="constrained"
+    )
+    axes = fig.subplots(len(datasets), len(ABLATION_METRICS), squeeze=False)
+    for row, dataset in zip(axes, datasets, strict=True):
+        rows = table[table["dataset"] == dataset]
+        for ax, (column, label) in zip(row, ABLATION_METRICS, strict=True):
+            for i, (strategy, part) in enumerate(rows.groupby("strategy", sort=False)):
+                x = [values.index(v) for v in part[key]]
+                if "reads_key" in part and not part["reads_key"].iloc[0]:
+                    # its default run stands for every value: a flat dotted line across the grid
+                    part = pd.concat([part.iloc[:1]] * 2)
+                    x, style = [0, len(values) - 1], {"linestyle": ":", "marker": None}
+                    name = f"{strategy} (does not read {key})"
+                else:
+                    style, name = {}, str(strategy)
+                columns = (column, f"{column}_low", f"{column}_high")
+                _band_line(ax, x, part, columns, 100.0, f"C{i}", name, **style)
+            ax.axvline(values.index(defaults[dataset]), color="0.5", linestyle="--", linewidth=1)
+            ax.set_xticks(range(len(values)), [str(v) for v in values])
+            ax.set(xlabel=key, ylabel=f"{label} (%)", title=f"{dataset}: {label}")
+        row[0].legend(fontsize=7)
+    return fig
 
 
 def noise_curve(frame: pd.DataFrame, y: str = "accuracy") -> Figure:
@@ -217,8 +279,9 @@ def noise_curve(frame: pd.DataFrame, y: str = "accuracy") -> Figure:
 
 
 def paired_differences_figure(rows: pd.DataFrame, labels: list[str], title: str) -> Figure:
-    """One line per comparison of :func:`reports.paired_table` rows: each seed's difference as
-    a dot (paired designs), the mean as a diamond with its interval as a bar, 0 dashed."""
+    """One line per comparison of :func:`reports.tables.paired_table` rows: each seed's
+    difference as a dot (paired designs), the mean as a diamond with its interval as a bar, 0
+    dashed."""
     fig = Figure(figsize=(7.0, max(2.8, 0.9 + 0.45 * len(rows))), layout="constrained")
     ax = fig.add_subplot()
     for y, row in enumerate(rows.itertuples(index=False)):

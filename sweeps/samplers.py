@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from bench.errors import ConfigError
 
 if TYPE_CHECKING:
-    from sweeps._spec import SweepSpec
+    from sweeps.spec import SweepSpec
 
 SAMPLERS = ("tpe", "grid", "random")
 PRUNERS = ("median", "none")

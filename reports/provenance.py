@@ -10,7 +10,7 @@ from collections import Counter
 
 import pandas as pd
 
-from reports._collect import RunStore
+from reports.collect import RunStore
 
 
 def _counted(values: list[tuple], columns: list[str]) -> pd.DataFrame:

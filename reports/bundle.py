@@ -1,19 +1,18 @@
 """Results bundles: ``bench export`` writes one, ``bench verify`` re-derives its numbers.
 
-A bundle holds, for every finished run of one suite and profile, the files of the run store
-below ``runs/<suite>/<dataset>/<strategy>/<config-hash>/seed-<n>/`` (predictions gzip-compressed
-with a zero timestamp, so equal runs give equal bytes, and without the ``input`` texts, which are
-the datasets' own and stay out of committed files); the tables ``summary.csv``, ``paired.csv``
-(paired tests of :data:`reports.DEFAULT_PAIRS`), ``calibration.csv`` (ECE variants, MCE, Brier
-with CIs) and ``verdicts.csv`` (paper numbers against ours), all computed from the bundle's own
-runs; the paper reference files they were judged against (``papers/<name>.yaml``);
-``provenance.json`` (versions, commits, config hashes, data checksums, the tables' statistics,
-settings and pairs) and ``MANIFEST.json`` (the sha256 of every other file; written last). A run
-file with identical copies elsewhere in the bundle (the tokenizer every run shares, the last
-checkpoint's predictions when it was also the best) is stored once under ``shared/`` and
-``shared/links.json`` says where each copy belongs; bundles written before that keep every file
-in place and read the same. ``bench refresh`` recomputes an existing bundle's tables with the
-current statistics.
+A bundle holds, for every finished run of one suite and profile, the files of the run store below
+``runs/<suite>/<dataset>/<strategy>/<config-hash>/seed-<n>/`` (predictions gzip-compressed with a
+zero timestamp, so equal runs give equal bytes, and without the ``input`` texts, which are the
+datasets' own and stay out of committed files); the tables ``summary.csv``, ``paired.csv`` (paired
+tests of :data:`reports.tables.DEFAULT_PAIRS`), ``calibration.csv`` (ECE variants, MCE, Brier with
+CIs) and ``verdicts.csv`` (paper numbers against ours), all computed from the bundle's own runs; the
+paper reference files they were judged against (``papers/<name>.yaml``); ``provenance.json``
+(versions, commits, config hashes, data checksums, the tables' statistics, settings and pairs) and
+``MANIFEST.json`` (the sha256 of every other file; written last). A run file with identical copies
+elsewhere in the bundle (the tokenizer every run shares, the last checkpoint's predictions when it
+was also the best) is stored once under ``shared/`` and ``shared/links.json`` says where each copy
+belongs; bundles written before that keep every file in place and read the same. ``bench refresh``
+recomputes an existing bundle's tables with the current statistics.
 
 Verification checks the manifest and that the runs present are the runs ``provenance.json``
 lists, re-scores each prediction's ``correct`` from its prediction and gold, recomputes each
@@ -22,7 +21,7 @@ recomputes every cell of the four tables with the recorded settings and the bund
 files: counts and accuracies exactly, strings exactly,
 other floats to a relative tolerance of :data:`REL_TOL` (and :data:`ABS_TOL` near zero). Every
 number and claim of a bundled paper file must name its source table. ``bench verify --rerun``
-(:mod:`bench._rerun`) also retrains the runs and compares the results.
+(:mod:`reports.rerun`) also retrains the runs and compares the results.
 """
 
 from __future__ import annotations
@@ -35,20 +34,21 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
+import pandas as pd
 import yaml
 
 from bench.config import config_from_dict
 from bench.errors import BenchError, FileFormatError
 from bench.metrics import accuracy_summary, dataset_metric, rescored
 from bench.provenance import file_sha256, git_commit, package_versions
-from bench.store import SEED_DIR, read_json, read_jsonl, write_json, write_text_atomic
-
-if TYPE_CHECKING:
-    import pandas as pd
-
-    from reports import BootstrapSpec
+from bench.store import RunDir, iter_run_dirs, read_json, write_json, write_text_atomic
+from reports.calibration_tables import calibration_table
+from reports.collect import collect_runs
+from reports.paper import load_papers, verdict_table
+from reports.stats import BootstrapSpec
+from reports.tables import DEFAULT_PAIRS, paired_table, summary_table
 
 MANIFEST = "MANIFEST.json"
 PROVENANCE = "provenance.json"
@@ -64,7 +64,6 @@ RUNS = "runs"
 SHARED = "shared"
 LINKS = f"{SHARED}/links.json"  # {path of a run file: the shared file that holds its bytes}
 MIN_SHARED_BYTES = 4096  # smaller duplicate files stay in their run directories
-RUN_FILES = ("config.json", "env.json", "metrics.json", "train_log.jsonl", "tokenizer.json")
 REL_TOL = 1e-9  # for floats other than accuracies (mean confidence, stderr, CI bounds)
 ABS_TOL = 1e-12  # so that tiny values (e.g. confidences near 0) are still compared
 EXACT_METRICS = ("accuracy", "n", "n_correct", "candidate_accuracy")
@@ -104,15 +103,24 @@ def gzip_bytes(data: bytes) -> bytes:
     return gzip.compress(data, compresslevel=9, mtime=0)
 
 
-def _copy_run(source: Path, target: Path) -> None:
+def _copy_run(source: RunDir, target: Path) -> None:
     target.mkdir(parents=True)
-    for name in RUN_FILES:
-        if (source / name).is_file():
-            shutil.copyfile(source / name, target / name)
-    for name in read_json(source / "metrics.json")["prediction_files"].values():
-        rows = [{k: v for k, v in row.items() if k != "input"} for row in read_jsonl(source / name)]
+    for name in RunDir.RECORD_FILES:
+        if (source.path / name).is_file():
+            shutil.copyfile(source.path / name, target / name)
+    for name in source.prediction_files().values():
+        rows = [
+            {k: v for k, v in row.items() if k != "input"} for row in source.read_predictions(name)
+        ]
         text = "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows)
         (target / f"{name}.gz").write_bytes(gzip_bytes(text.encode()))
+
+
+def bundle_run_dirs(bundle: Path) -> list[RunDir]:
+    """The bundle's run directories that hold a metrics file, in sorted order."""
+    return [
+        run for run in iter_run_dirs(bundle / RUNS, finished=False) if run.metrics_file.is_file()
+    ]
 
 
 def _distinct(values: Iterable[Any]) -> list[Any]:
@@ -124,9 +132,13 @@ def _distinct(values: Iterable[Any]) -> list[Any]:
 def _provenance(
     bundle: Path, suite: str, profile: str, spec: BootstrapSpec, pairs: list[tuple[str, str]]
 ) -> dict[str, Any]:
-    runs = bundle / RUNS
-    envs = {str(p.parent.relative_to(runs)): read_json(p) for p in sorted(runs.rglob("env.json"))}
-    configs = [read_json(p) for p in sorted(runs.rglob("config.json"))]
+    runs = list(iter_run_dirs(bundle / RUNS, finished=False))
+    envs = {
+        str(run.path.relative_to(bundle / RUNS)): run.read_env()
+        for run in runs
+        if run.env_file.is_file()
+    }
+    configs = [run.read_config() for run in runs if run.config_file.is_file()]
     data: dict[str, str] = {}
     for env in envs.values():
         data.update(env.get("data_sources", {}))
@@ -166,15 +178,6 @@ def _tables_csv(
 ) -> dict[str, str]:
     """The tables of the bundle's runs as CSV (raw numbers); the verdicts (against the bundle's
     ``papers/``) only with ``verdicts``."""
-    from reports import (
-        calibration_table,
-        collect_runs,
-        load_papers,
-        paired_table,
-        summary_table,
-        verdict_table,
-    )
-
     with tempfile.TemporaryDirectory() as tmp:
         runs = unpack_runs(bundle, Path(tmp))
         store = collect_runs(runs, suite=suite, profile=profile, check_metrics=False)
@@ -248,14 +251,12 @@ def export_bundle(
 ) -> Path:
     """Write the bundle of ``suite``/``profile`` from ``runs_dir`` to ``out`` and return it.
 
-    ``paired.csv`` compares :data:`reports.DEFAULT_PAIRS` and the strategy ``pairs`` (a, b).
+    ``paired.csv`` compares :data:`reports.tables.DEFAULT_PAIRS` and the strategy ``pairs`` (a, b).
 
-    ``spec`` is the :class:`reports.BootstrapSpec` of the tables (default settings if None); the
-    verdicts are judged against the installed paper files (``reports/papers``), which are copied
-    into the bundle. An existing ``out`` is replaced only with ``force``.
+    ``spec`` is the :class:`reports.stats.BootstrapSpec` of the tables (default settings if
+    None); the verdicts are judged against the installed paper files (``reports/papers``), which
+    are copied into the bundle. An existing ``out`` is replaced only with ``force``.
     """
-    from reports import DEFAULT_PAIRS, BootstrapSpec, collect_runs
-
     spec = spec or BootstrapSpec()
     runs_dir, out = Path(runs_dir), Path(out)
     if out.exists() and not force:
@@ -267,7 +268,7 @@ def export_bundle(
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
     try:
         for run_id in run_ids:
-            _copy_run(runs_dir / run_id, staging / RUNS / run_id)
+            _copy_run(RunDir(runs_dir / run_id), staging / RUNS / run_id)
         (staging / PAPERS).mkdir()
         for paper in _installed_papers():
             shutil.copyfile(paper, staging / PAPERS / paper.name)
@@ -301,8 +302,6 @@ def refresh_bundle(path: str | Path) -> Path:
     Runs, predictions and paper files are kept byte for byte; the provenance records the
     statistics used; the bundle is replaced atomically.
     """
-    from reports import BootstrapSpec
-
     bundle = Path(path)
     if bundle.is_symlink() or not (bundle / MANIFEST).is_file():
         raise BenchError(f"{bundle}: not a results bundle (no {MANIFEST})")
@@ -312,10 +311,10 @@ def refresh_bundle(path: str | Path) -> Path:
     pairs = [(a, b) for a, b in settings["pairs"]]
     staging = Path(tempfile.mkdtemp(dir=bundle.parent, prefix=f".{bundle.name}.tmp-"))
     try:
-        for source in sorted((bundle / RUNS).glob("*/*/*/*/seed-*")):
-            target = staging / source.relative_to(bundle)
+        for source in iter_run_dirs(bundle / RUNS, finished=False):
+            target = staging / source.path.relative_to(bundle)
             target.mkdir(parents=True)
-            for name, file in run_files(bundle, source).items():
+            for name, file in run_files(bundle, source.path).items():
                 shutil.copyfile(file, target / name)
         shutil.copytree(bundle / PAPERS, staging / PAPERS)
         suite, profile = provenance["suite"], provenance["profile"]
@@ -331,7 +330,7 @@ def refresh_bundle(path: str | Path) -> Path:
 
 
 def _installed_papers() -> list[Path]:
-    """The paper files :func:`reports.load_papers` reads by default."""
+    """The paper files :func:`reports.paper.load_papers` reads by default."""
     from importlib import resources
 
     folder = Path(str(resources.files("reports") / PAPERS))
@@ -340,12 +339,10 @@ def _installed_papers() -> list[Path]:
 
 def unpack_runs(bundle: Path, target: Path) -> Path:
     """The bundle's runs as a run store (predictions decompressed) under ``target``."""
-    for source in sorted((bundle / RUNS).glob("*/*/*/*/seed-*")):
-        if not SEED_DIR.fullmatch(source.name):
-            continue
-        directory = target / source.relative_to(bundle / RUNS)
+    for source in iter_run_dirs(bundle / RUNS, finished=False):
+        directory = target / source.path.relative_to(bundle / RUNS)
         directory.mkdir(parents=True)
-        for name, path in run_files(bundle, source).items():
+        for name, path in run_files(bundle, source.path).items():
             if name.endswith(".gz"):
                 (directory / name[: -len(".gz")]).write_bytes(gzip.decompress(path.read_bytes()))
             else:
@@ -415,10 +412,11 @@ def _compare(file: str, prefix: str, stated: dict, recomputed: dict) -> list[Mis
     ]
 
 
-def _check_run(bundle: Path, directory: Path) -> list[Mismatch]:
+def _check_run(bundle: Path, run: RunDir) -> list[Mismatch]:
+    directory = run.path
     rel = str(directory.relative_to(bundle))
-    metrics_file, config_file = f"{rel}/metrics.json", f"{rel}/config.json"
-    metrics, record = read_json(directory / "metrics.json"), read_json(directory / "config.json")
+    metrics_file, config_file = f"{rel}/{RunDir.METRICS}", f"{rel}/{RunDir.CONFIG}"
+    metrics, record = run.read_metrics(), run.read_config()
     found = []
     recomputed_hash = config_from_dict(record["config"]).config_hash()
     for file, cell, stated in (
@@ -449,8 +447,6 @@ def _check_run(bundle: Path, directory: Path) -> list[Mismatch]:
 
 def _read_csv(text: str) -> pd.DataFrame:
     """A table's CSV text as a frame (an empty table is written as a blank line)."""
-    import pandas as pd
-
     return pd.read_csv(io.StringIO(text)) if text.strip() else pd.DataFrame()
 
 
@@ -514,8 +510,6 @@ def _check_papers(bundle: Path) -> list[Mismatch]:
 
 
 def _check_tables(bundle: Path, provenance: dict[str, Any], verdicts: bool) -> list[Mismatch]:
-    from reports import BootstrapSpec
-
     settings = provenance["tables"]
     spec = BootstrapSpec.from_settings(settings["bootstrap"])
     pairs = [(a, b) for a, b in settings["pairs"]]
@@ -538,11 +532,8 @@ def verify_bundle(path: str | Path) -> list[Mismatch]:
     stated = manifest_files(bundle)
     found = _check_manifest(bundle, stated)
     found += _guarded(LINKS, _check_links, bundle, stated)
-    for metrics in sorted((bundle / RUNS).glob("*/*/*/*/seed-*/metrics.json")):
-        if SEED_DIR.fullmatch(metrics.parent.name):
-            found += _guarded(
-                str(metrics.parent.relative_to(bundle)), _check_run, bundle, metrics.parent
-            )
+    for run in bundle_run_dirs(bundle):
+        found += _guarded(str(run.path.relative_to(bundle)), _check_run, bundle, run)
     for name in (PROVENANCE, *TABLES):
         if not (bundle / name).is_file():
             return [*found, Mismatch(name, "file", "present", "missing")]
@@ -566,11 +557,7 @@ def _check_links(bundle: Path, stated: dict[str, str]) -> list[Mismatch]:
 
 def _check_run_list(bundle: Path, provenance: dict[str, Any]) -> list[Mismatch]:
     """The runs present are the runs ``provenance.json`` lists."""
-    present = {
-        str(p.parent.relative_to(bundle / RUNS))
-        for p in (bundle / RUNS).glob("*/*/*/*/seed-*/metrics.json")
-        if SEED_DIR.fullmatch(p.parent.name)
-    }
+    present = {str(run.path.relative_to(bundle / RUNS)) for run in bundle_run_dirs(bundle)}
     listed = set(provenance["runs"])
     return [
         Mismatch(
