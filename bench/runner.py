@@ -36,12 +36,8 @@ from bench.store import (
     ABSENT,
     FINISHED,
     DamagedRun,
+    RunDir,
     check_same_config,
-    move_aside,
-    read_json,
-    run_dir,
-    run_lock,
-    run_state,
     write_json,
     write_jsonl,
 )
@@ -51,7 +47,6 @@ from bench.tracking import check_trackers, tracker_dir
 from bench.trainer import load_best, make_accelerator, train
 
 TOKENIZER_EXTRA_TEXT = f"{PREDICT_PREFIX} {EXPLAIN_PREFIX} So the answer is"
-MODEL_DIR = "model"  # --save-model: the selected checkpoint and tokenizer (save_pretrained)
 DEFAULT_THREADS = 1  # torch threads per run: CPU float sums depend on the count, so it is fixed
 # (not cores/jobs) and recorded in env.json; one thread is also the fastest under load
 
@@ -140,23 +135,23 @@ def run_one(
     """
     log_with = check_trackers(log_with)
     config.validate()
-    directory = run_dir(Path(runs_dir), suite, config)
+    run = RunDir.of(Path(runs_dir), suite, config)
     # one process, or one of several under `accelerate launch` / `torchrun` (gloo on a CPU host)
     process = PartialState(cpu=not torch.cuda.is_available())
-    hit = _cache_hit(directory, config, force, echo if process.is_main_process else None)
+    hit = _cache_hit(run, config, force, echo if process.is_main_process else None)
     process.wait_for_everyone()
     if hit is not None:
-        if save_model and not (directory / MODEL_DIR).is_dir() and process.is_main_process:
-            echo(f"{directory}: finished without --save-model; --force retrains it to keep it")
+        if save_model and not run.model_dir.is_dir() and process.is_main_process:
+            echo(f"{run.path}: finished without --save-model; --force retrains it to keep it")
         return hit
-    with run_lock(directory, echo) if process.is_main_process else nullcontext() as waited:
-        if waited and run_state(directory) == FINISHED:  # the other process finished it
-            return RunResult(directory, True, read_json(directory / "metrics.json"))
-        with _torch_threads(_thread_count(directory, threads, echo)):
+    with run.lock(echo) if process.is_main_process else nullcontext() as waited:
+        if waited and run.is_finished():  # the other process finished it
+            return RunResult(run.path, True, run.read_metrics())
+        with _torch_threads(_thread_count(run, threads, echo)):
             return _train_and_evaluate(
                 config,
                 (suite, profile),
-                directory,
+                run,
                 data_dir,
                 interrupt_at_step,
                 on_validation,
@@ -167,32 +162,32 @@ def run_one(
 
 
 def _cache_hit(
-    directory: Path, config: RunConfig, force: bool, echo: Callable[[str], None] | None
+    run: RunDir, config: RunConfig, force: bool, echo: Callable[[str], None] | None
 ) -> RunResult | None:
-    """The finished run in ``directory`` (None: train it). With ``force`` a finished or damaged
+    """The finished run in ``run`` (None: train it). With ``force`` a finished or damaged
     run is moved aside (by the main process: ``echo`` is None on the others)."""
     try:
-        state = run_state(directory)
+        state = run.state()
         if state != ABSENT:
-            check_same_config(directory, config)
+            check_same_config(run.path, config)
     except DamagedRun:
         if not force:
             raise
         state = "damaged"
     if state == FINISHED and not force:
         if echo is not None:
-            _drop_checkpoints(directory)  # left by a crash after metrics.json was written
-        return RunResult(directory, True, read_json(directory / "metrics.json"))
+            _drop_checkpoints(run)  # left by a crash after metrics.json was written
+        return RunResult(run.path, True, run.read_metrics())
     if force and state in (FINISHED, "damaged") and echo is not None:
-        echo(f"--force: previous run moved to {move_aside(directory)}")
+        echo(f"--force: previous run moved to {run.move_aside()}")
     return None
 
 
-def _save_model(model: torch.nn.Module, tokenizer, directory: Path) -> Path:
+def _save_model(model: torch.nn.Module, tokenizer, run: RunDir) -> Path:
     """``save_pretrained`` of the model and tokenizer into ``<run>/model`` (written beside it,
     then renamed into place; an earlier attempt's copy is replaced)."""
-    target = directory / MODEL_DIR
-    tmp = directory / f".{MODEL_DIR}.{os.getpid()}.tmp"
+    target = run.model_dir
+    tmp = run.path / f".{RunDir.MODEL}.{os.getpid()}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
@@ -202,26 +197,25 @@ def _save_model(model: torch.nn.Module, tokenizer, directory: Path) -> Path:
     return target
 
 
-def _drop_checkpoints(directory: Path) -> None:
+def _drop_checkpoints(run: RunDir) -> None:
     """Remove a finished run's checkpoints: renamed aside first (atomic), then deleted."""
-    doomed = directory / ".checkpoints-removed"
+    doomed = run.path / f".{RunDir.CHECKPOINTS}-removed"
     with suppress(FileNotFoundError):
-        (directory / "checkpoints").rename(doomed)
+        run.checkpoints_dir.rename(doomed)
     crash_point("checkpoints-moved")
     shutil.rmtree(doomed, ignore_errors=True)
 
 
-def _thread_count(directory: Path, threads: int | None, echo: Callable[[str], None]) -> int:
-    """The torch threads of the run in ``directory``: as recorded when resuming, else given."""
+def _thread_count(run: RunDir, threads: int | None, echo: Callable[[str], None]) -> int:
+    """The torch threads of ``run``: as recorded when resuming, else given."""
     wanted = threads or DEFAULT_THREADS
-    env = directory / "env.json"
-    if not env.is_file():
+    if not run.env_file.is_file():
         return wanted
-    recorded = read_json(env).get("torch_threads")
+    recorded = run.read_env().get("torch_threads")
     if not isinstance(recorded, int) or recorded < 1:
         return wanted
     if threads and threads != recorded:
-        echo(f"{directory}: resuming with the {recorded} torch threads it started with")
+        echo(f"{run.path}: resuming with the {recorded} torch threads it started with")
     return recorded
 
 
@@ -236,28 +230,31 @@ def _torch_threads(threads: int) -> Iterator[None]:
         torch.set_num_threads(old)
 
 
-def _own_tokenizer(directory: Path) -> Path | None:
-    """A started run's recorded trained tokenizer (checked against env.json), or None."""
-    path, env = directory / "tokenizer.json", directory / "env.json"
-    if not (path.is_file() and env.is_file()):
+def _own_tokenizer(run: RunDir) -> Path | None:
+    """A started run's recorded trained tokenizer (checked against its environment record), or
+    None."""
+    path = run.tokenizer_file
+    if not (path.is_file() and run.env_file.is_file()):
         return None
-    recorded = read_json(env).get("tokenizer_sha256")
+    recorded = run.read_env().get("tokenizer_sha256")
     if recorded is None:
         return None  # a pretrained model's tokenizer, saved for reference only
     if file_sha256(path) != recorded:
-        raise DamagedRun(directory, "tokenizer.json does not match env.json's tokenizer_sha256")
+        raise DamagedRun(
+            run.path, f"{RunDir.TOKENIZER} does not match {RunDir.ENV}'s tokenizer_sha256"
+        )
     return path
 
 
 def _record_start(
-    directory: Path, config: RunConfig, origin: tuple[str, str | None], loaded, env: dict
+    run: RunDir, config: RunConfig, origin: tuple[str, str | None], loaded, env: dict
 ) -> None:
     """Write the resolved config (first), the tokenizer and the environment record.
 
     A resumed run keeps the tokenizer and environment record it started with."""
     suite, profile = origin
     write_json(
-        directory / "config.json",
+        run.config_file,
         {
             "suite": suite,
             "profile": profile,
@@ -266,22 +263,22 @@ def _record_start(
             "config": config.to_dict(),
         },
     )
-    if (directory / "env.json").is_file():
+    if run.env_file.is_file():
         return
-    tmp = directory / f".tokenizer.json.{os.getpid()}.tmp"
+    tmp = run.path / f".{RunDir.TOKENIZER}.{os.getpid()}.tmp"
     if loaded.tokenizer_file is not None:
         shutil.copyfile(loaded.tokenizer_file, tmp)
     elif getattr(loaded.tokenizer, "backend_tokenizer", None) is not None:
         loaded.tokenizer.backend_tokenizer.save(str(tmp))
     if tmp.exists():
-        tmp.replace(directory / "tokenizer.json")
-    write_json(directory / "env.json", env)
+        tmp.replace(run.tokenizer_file)
+    write_json(run.env_file, env)
 
 
 def _train_and_evaluate(
     config: RunConfig,
     origin: tuple[str, str | None],
-    directory: Path,
+    run: RunDir,
     data_dir: str | Path | None,
     interrupt_at_step: int | None,
     on_validation: Callable[[int, dict], None] | None,
@@ -289,13 +286,13 @@ def _train_and_evaluate(
     save_model: bool = False,
     log_with: Sequence[str] = (),
 ) -> RunResult:
-    check_same_config(directory, config)
-    own_tokenizer = _own_tokenizer(directory)
+    check_same_config(run.path, config)
+    own_tokenizer = _own_tokenizer(run)
     started = time.perf_counter()
     splits = load_run_data(config, data_dir)
     train_examples = apply_noise(splits.train, config.noise)
     strategy = STRATEGIES.get(config.strategy)(config)
-    accelerator = make_accelerator(config, log_with, tracker_dir(directory))
+    accelerator = make_accelerator(config, log_with, tracker_dir(run.path))
     main = accelerator.is_main_process
     with accelerator.main_process_first():  # one process trains a preset's tokenizer
         loaded = load_model(
@@ -325,7 +322,7 @@ def _train_and_evaluate(
                 "test": len(splits.test),
             },
         }
-        _record_start(directory, config, origin, loaded, env)
+        _record_start(run, config, origin, loaded, env)
     sep = tokenizer.eos_token
     encoded = cached_encode_pairs(
         tokenizer,
@@ -344,8 +341,8 @@ def _train_and_evaluate(
         encoded=encoded,
         valid=splits.valid,
         eval_settings=settings,
-        work_dir=directory,
-        run_name=run_dir(Path(), origin[0], config).as_posix(),
+        run=run,
+        run_name=RunDir.of(Path(), origin[0], config).path.as_posix(),
         interrupt_at_step=interrupt_at_step,
         on_validation=on_validation,
         echo=echo if main else lambda _: None,
@@ -356,16 +353,19 @@ def _train_and_evaluate(
     test_settings = replace(settings, generate_rationales=config.generate_rationales)
     results = {"last": evaluate(model, tokenizer, strategy, splits.test, test_settings, "test")}
     if save_model and main and config.select == "last":
-        _save_model(model, tokenizer, directory)  # before the best checkpoint replaces it
+        _save_model(model, tokenizer, run)  # before the best checkpoint replaces it
     if state.best_step == state.step:
         results["best"] = results["last"]
     else:
-        load_best(model, strategy, directory)
+        load_best(model, strategy, run)
         results["best"] = evaluate(
             model, tokenizer, strategy, splits.test, test_settings, "test (best checkpoint)"
         )
     other = "last" if config.select == "best" else "best"
-    files = {config.select: "predictions.jsonl", other: f"predictions-{other}.jsonl"}
+    files = {
+        which: RunDir.prediction_file_name(which, which == config.select)
+        for which in (config.select, other)
+    }
     suite, profile = origin
     metrics = {
         "status": FINISHED,
@@ -385,13 +385,13 @@ def _train_and_evaluate(
         "timing": {"train_s": trained - started, "eval_s": time.perf_counter() - trained},
     }
     if save_model and main and config.select == "best":
-        _save_model(model, tokenizer, directory)
+        _save_model(model, tokenizer, run)
     if main:
         for which, name in files.items():
-            write_jsonl(directory / name, results[which][1])
+            write_jsonl(run.path / name, results[which][1])
         crash_point("predictions-written")
-        write_json(directory / "metrics.json", metrics)  # marks the run finished
+        write_json(run.metrics_file, metrics)  # marks the run finished
         crash_point("metrics-written")
-        _drop_checkpoints(directory)  # after: a crash before leaves a run that resumes
+        _drop_checkpoints(run)  # after: a crash before leaves a run that resumes
     accelerator.wait_for_everyone()
-    return RunResult(directory, False, metrics)
+    return RunResult(run.path, False, metrics)

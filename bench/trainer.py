@@ -43,7 +43,7 @@ from bench.errors import BenchError
 from bench.evaluate import EvalSettings, evaluate
 from bench.faults import crash_point
 from bench.provenance import file_sha256
-from bench.store import write_json, write_jsonl
+from bench.store import RunDir, write_json, write_jsonl
 from bench.strategy import Batch, Strategy
 from bench.tracking import finish_trackers, start_trackers
 
@@ -112,8 +112,8 @@ def checkpoint_problem(path: Path) -> str | None:
         listed = json.loads((path / CHECKSUMS).read_text())
     except (OSError, ValueError, TypeError) as err:
         return f"{type(err).__name__}: {err}"
-    if state.best_step is not None and not (path.parent / "best.pt").is_file():
-        return "best.pt missing"
+    if state.best_step is not None and not (path.parent / RunDir.BEST_CHECKPOINT).is_file():
+        return f"{RunDir.BEST_CHECKPOINT} missing"
     for name, digest in sorted(listed.items()):
         try:
             if file_sha256(path / name) != digest:
@@ -187,7 +187,7 @@ def train(
     encoded: dict[str, EncodedTask],
     valid: Sequence[Example],
     eval_settings: EvalSettings,
-    work_dir: Path,
+    run: RunDir,
     interrupt_at_step: int | None = None,
     on_validation: Callable[[int, dict], None] | None = None,
     echo: Callable[[str], None] = print,
@@ -198,15 +198,15 @@ def train(
     ``on_validation(step, metrics)`` is called after every validation evaluation (e.g. to report
     to an Optuna pruner); an exception it raises stops training and propagates.
 
-    The best-on-validation weights are left in ``work_dir/checkpoints/best.pt`` (model +
-    strategy state dict); the model in memory holds the last weights. The accelerator's
+    The best-on-validation weights are left in ``run.best_checkpoint`` (model + strategy state
+    dict); the model in memory holds the last weights. The accelerator's
     trackers (:mod:`bench.tracking`; ``run_name`` names the run there) follow the loop.
     """
-    start_trackers(accelerator, config, run_name or work_dir.name)
+    start_trackers(accelerator, config, run_name or run.name)
     try:
         return _train(
             config, accelerator, model, tokenizer, strategy, encoded, valid, eval_settings,
-            work_dir, interrupt_at_step, on_validation, echo,
+            run, interrupt_at_step, on_validation, echo,
         )  # fmt: skip
     finally:
         finish_trackers(accelerator)
@@ -221,14 +221,14 @@ def _train(
     encoded: dict[str, EncodedTask],
     valid: Sequence[Example],
     eval_settings: EvalSettings,
-    work_dir: Path,
+    run: RunDir,
     interrupt_at_step: int | None,
     on_validation: Callable[[int, dict], None] | None,
     echo: Callable[[str], None],
 ) -> TrainState:
     """The loop of :func:`train`."""
     set_seed(config.seed)
-    ckpt_dir = work_dir / "checkpoints"
+    ckpt_dir = run.checkpoints_dir
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     module = TrainingModule(model, strategy)
     optimizer = torch.optim.AdamW(
@@ -309,19 +309,19 @@ def _train(
             accelerator.log(_scalars("valid", metrics), step=state.step)
             if metrics["accuracy"] > state.best_accuracy:
                 state.best_accuracy, state.best_step = metrics["accuracy"], state.step
-                _save_best(accelerator, unwrapped, ckpt_dir / "best.pt")
+                _save_best(accelerator, unwrapped, run.best_checkpoint)
             if on_validation is not None:
                 on_validation(state.step, metrics)
 
         if state.step % config.checkpoint_every == 0 and state.step < config.max_steps:
             _save_checkpoint(accelerator, state, ckpt_dir)
             if accelerator.is_main_process:
-                write_jsonl(work_dir / "train_log.jsonl", state.history)
+                write_jsonl(run.train_log_file, state.history)
         if interrupt_at_step is not None and state.step == interrupt_at_step:
             raise TrainingInterrupted(f"interrupted at step {state.step}")
     bar.close()
     if accelerator.is_main_process:
-        write_jsonl(work_dir / "train_log.jsonl", state.history)
+        write_jsonl(run.train_log_file, state.history)
     return state
 
 
@@ -346,7 +346,7 @@ def patience_spent(state: TrainState, config: RunConfig) -> bool:
     return len(since_best) >= patience
 
 
-def load_best(module_model: nn.Module, strategy: Strategy, work_dir: Path) -> None:
+def load_best(module_model: nn.Module, strategy: Strategy, run: RunDir) -> None:
     """Load the best-on-validation weights saved by :func:`train` into model and strategy."""
-    state = torch.load(work_dir / "checkpoints" / "best.pt", map_location="cpu", weights_only=True)
+    state = torch.load(run.best_checkpoint, map_location="cpu", weights_only=True)
     TrainingModule(module_model, strategy).load_state_dict(state)

@@ -12,7 +12,7 @@ from bench.cli import main
 from bench.errors import BenchError
 from bench.plan import execute_plan
 from bench.runner import run_one
-from bench.store import iter_runs, read_json, read_jsonl, run_dir, run_lock
+from bench.store import RunDir, iter_runs, read_json, read_jsonl, run_dir
 from bench.trainer import TrainingInterrupted
 from tests.helpers import tiny_config
 
@@ -130,18 +130,18 @@ def test_cache_hit_and_force(tmp_path):
 def test_locked_run_waits_for_the_other_process(tmp_path):
     """A run another process holds is waited for, not an error for the whole command."""
     config = tiny_config(strategy="finetune", max_steps=2, eval_every=2)
-    directory = run_dir(tmp_path, "t", config)
+    run = RunDir.of(tmp_path, "t", config)
     held, release = threading.Event(), threading.Event()
 
     def hold() -> None:
-        with run_lock(directory):
+        with run.lock():
             held.set()
             release.wait(10)
 
     holder = threading.Thread(target=hold)
     holder.start()
     held.wait(10)
-    with pytest.raises(BenchError, match="locked"), run_lock(directory):
+    with pytest.raises(BenchError, match="locked"), run.lock():
         pass  # without a wait callback the lock is refused at once
     threading.Timer(0.5, release.set).start()
     messages: list[str] = []
@@ -211,13 +211,13 @@ def test_save_model_keeps_the_selected_checkpoint_without_changing_the_config(tm
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
     from bench.evaluate import EvalSettings, evaluate
-    from bench.runner import MODEL_DIR, load_run_data
+    from bench.runner import load_run_data
     from bench.strategy import STRATEGIES
 
     config = tiny_config(strategy="finetune")
     result = run_one(config, suite="t", runs_dir=tmp_path, echo=lambda _: None, save_model=True)
     assert result.directory == run_dir(tmp_path, "t", config)  # same hash, same place
-    saved = result.directory / MODEL_DIR
+    saved = RunDir(result.directory).model_dir
     model = AutoModelForSeq2SeqLM.from_pretrained(saved)
     tokenizer = AutoTokenizer.from_pretrained(saved)
     splits = load_run_data(config)
