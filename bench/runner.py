@@ -27,8 +27,15 @@ from accelerate import PartialState
 
 from bench.batching import cached_encode_pairs
 from bench.config import RunConfig
-from bench.data import DatasetSplits, LoadOptions, apply_noise, load_dataset, resolve_data_dir
-from bench.evaluate import EvalSettings, evaluate
+from bench.data import (
+    DatasetSplits,
+    Example,
+    LoadOptions,
+    apply_noise,
+    load_dataset,
+    resolve_data_dir,
+)
+from bench.evaluate import EvalResult, EvalSettings, evaluate
 from bench.faults import crash_point
 from bench.models import fuse_activations, load_model
 from bench.provenance import environment_record, file_sha256
@@ -41,12 +48,18 @@ from bench.store import (
     write_json,
     write_jsonl,
 )
-from bench.strategy import EXPLAIN_PREFIX, PREDICT_PREFIX, STRATEGIES
+from bench.strategy import STRATEGIES, tokenizer_text
 from bench.tokenizer import default_cache_dir
 from bench.tracking import check_trackers, tracker_dir
-from bench.trainer import load_best, make_accelerator, train
+from bench.trainer import (
+    TrainHooks,
+    TrainingJob,
+    TrainState,
+    load_best,
+    make_accelerator,
+    train,
+)
 
-TOKENIZER_EXTRA_TEXT = f"{PREDICT_PREFIX} {EXPLAIN_PREFIX} So the answer is"
 DEFAULT_THREADS = 1  # torch threads per run: CPU float sums depend on the count, so it is fixed
 # (not cores/jobs) and recorded in env.json; one thread is also the fastest under load
 
@@ -98,11 +111,12 @@ def load_run_data(config: RunConfig, data_dir: str | Path | None = None) -> Data
 
 
 def tokenizer_corpus(splits: DatasetSplits) -> list[str]:
-    """The text a preset's tokenizer is trained on: clean train inputs, rationales and labels.
+    """The text a preset's tokenizer is trained on: the strategies' own text
+    (:func:`bench.strategy.tokenizer_text`), then the clean train inputs, rationales and labels.
 
     Strategy- and noise-independent, so every run on the same data shares one tokenizer.
     """
-    texts = [TOKENIZER_EXTRA_TEXT]
+    texts = [tokenizer_text()]
     for ex in splits.train:
         texts.extend((*ex.input_parts, ex.rationale, ex.label, *ex.candidates))
     return texts
@@ -117,7 +131,7 @@ def run_one(
     data_dir: str | Path | None = None,
     force: bool = False,
     echo: Callable[[str], None] = print,
-    interrupt_at_step: int | None = None,
+    on_step: Callable[[int], None] | None = None,
     on_validation: Callable[[int, dict], None] | None = None,
     threads: int | None = None,
     save_model: bool = False,
@@ -125,10 +139,11 @@ def run_one(
 ) -> RunResult:
     """Train and evaluate one run, or return the finished run with the same config.
 
-    ``on_validation(step, metrics)`` is called after each validation evaluation (see
-    :func:`bench.trainer.train`). ``threads``: torch threads for a new run (default
-    :data:`DEFAULT_THREADS`); a resumed run uses the count it recorded. A damaged run
-    (:class:`~bench.store.DamagedRun`) is an error; with ``force`` it is moved aside and retrained.
+    ``on_step(step)`` is called after each optimizer step and ``on_validation(step, metrics)``
+    after each validation evaluation (:class:`bench.trainer.TrainHooks`). ``threads``: torch
+    threads for a new run (default :data:`DEFAULT_THREADS`); a resumed run uses the count it
+    recorded. A damaged run (:class:`~bench.store.DamagedRun`) is an error; with ``force`` it
+    is moved aside and retrained.
     ``save_model``: keep the selected checkpoint in ``<run>/model`` (a cache hit without one
     says so: retrain it with ``force``). ``log_with``: experiment trackers that follow the
     training of a run that is not a cache hit (:mod:`bench.tracking`).
@@ -153,9 +168,7 @@ def run_one(
                 (suite, profile),
                 run,
                 data_dir,
-                interrupt_at_step,
-                on_validation,
-                echo,
+                TrainHooks(echo, on_step, on_validation),
                 save_model,
                 log_with,
             )
@@ -280,20 +293,34 @@ def _train_and_evaluate(
     origin: tuple[str, str | None],
     run: RunDir,
     data_dir: str | Path | None,
-    interrupt_at_step: int | None,
-    on_validation: Callable[[int, dict], None] | None,
-    echo: Callable[[str], None],
-    save_model: bool = False,
-    log_with: Sequence[str] = (),
+    hooks: TrainHooks,
+    save_model: bool,
+    log_with: Sequence[str],
 ) -> RunResult:
+    """Prepare, train, then test and record the run (resuming from its checkpoints)."""
+    started = time.perf_counter()
+    job, test = _prepare(config, origin, run, data_dir, log_with)
+    if not job.accelerator.is_main_process:
+        hooks = replace(hooks, echo=lambda _: None)
+    state = train(job, run, hooks, RunDir.of(Path(), origin[0], config).path.as_posix())
+    return _test_and_record(job, test, state, run, origin, save_model, started)
+
+
+def _prepare(
+    config: RunConfig,
+    origin: tuple[str, str | None],
+    run: RunDir,
+    data_dir: str | Path | None,
+    log_with: Sequence[str],
+) -> tuple[TrainingJob, tuple[Example, ...]]:
+    """Load the data (noise on train only), the model and tokenizer (a resumed run's own),
+    write the run's start records and encode the training pairs; the job and the test split."""
     check_same_config(run.path, config)
     own_tokenizer = _own_tokenizer(run)
-    started = time.perf_counter()
     splits = load_run_data(config, data_dir)
     train_examples = apply_noise(splits.train, config.noise)
     strategy = STRATEGIES.get(config.strategy)(config)
     accelerator = make_accelerator(config, log_with, tracker_dir(run.path))
-    main = accelerator.is_main_process
     with accelerator.main_process_first():  # one process trains a preset's tokenizer
         loaded = load_model(
             config.model,
@@ -307,7 +334,8 @@ def _train_and_evaluate(
     if config.fused_activation:
         fuse_activations(model)
     strategy.setup(model)
-    if main:
+    if accelerator.is_main_process:
+        sizes = {"train": len(train_examples), "valid": len(splits.valid), "test": len(splits.test)}
         env = {
             **environment_record(accelerator.device),
             "num_processes": accelerator.num_processes,
@@ -316,58 +344,83 @@ def _train_and_evaluate(
             "tokenizer_sha256": file_sha256(loaded.tokenizer_file)
             if loaded.tokenizer_file
             else None,
-            "n_examples": {
-                "train": len(train_examples),
-                "valid": len(splits.valid),
-                "test": len(splits.test),
-            },
+            "n_examples": sizes,
         }
         _record_start(run, config, origin, loaded, env)
-    sep = tokenizer.eos_token
     encoded = cached_encode_pairs(
         tokenizer,
-        [strategy.training_pairs(ex, sep) for ex in train_examples],
+        [strategy.training_pairs(ex, tokenizer.eos_token) for ex in train_examples],
         config.max_input_length,
         config.max_target_length,
         default_cache_dir(),
     )
     settings = EvalSettings.for_run(config, splits.metric)
-    state = train(
-        config=config,
-        accelerator=accelerator,
-        model=model,
-        tokenizer=tokenizer,
-        strategy=strategy,
-        encoded=encoded,
-        valid=splits.valid,
-        eval_settings=settings,
-        run=run,
-        run_name=RunDir.of(Path(), origin[0], config).path.as_posix(),
-        interrupt_at_step=interrupt_at_step,
-        on_validation=on_validation,
-        echo=echo if main else lambda _: None,
+    job = TrainingJob(
+        config, accelerator, model, tokenizer, strategy, encoded, splits.valid, settings
     )
-    trained = time.perf_counter()
+    return job, splits.test
 
-    model = accelerator.unwrap_model(model)
-    test_settings = replace(settings, generate_rationales=config.generate_rationales)
-    results = {"last": evaluate(model, tokenizer, strategy, splits.test, test_settings, "test")}
-    if save_model and main and config.select == "last":
+
+def _test_and_record(
+    job: TrainingJob,
+    test: Sequence[Example],
+    state: TrainState,
+    run: RunDir,
+    origin: tuple[str, str | None],
+    save_model: bool,
+    started: float,
+) -> RunResult:
+    """Evaluate the last and the best checkpoint on test, then write the predictions and
+    ``metrics.json`` (the run is finished) and remove the checkpoints."""
+    trained = time.perf_counter()
+    results = _test(job, test, state, run, save_model)
+    timing = {"train_s": trained - started, "eval_s": time.perf_counter() - trained}
+    metrics = _metrics(job.config, origin, state, results, timing)
+    if job.accelerator.is_main_process:
+        for which, name in metrics["prediction_files"].items():
+            write_jsonl(run.path / name, results[which].records)
+        crash_point("predictions-written")
+        write_json(run.metrics_file, metrics)  # marks the run finished
+        crash_point("metrics-written")
+        _drop_checkpoints(run)  # after: a crash before leaves a run that resumes
+    job.accelerator.wait_for_everyone()
+    return RunResult(run.path, False, metrics)
+
+
+def _test(
+    job: TrainingJob, test: Sequence[Example], state: TrainState, run: RunDir, save_model: bool
+) -> dict[str, EvalResult]:
+    """The test evaluations of the ``last`` and the ``best`` checkpoint (with ``save_model``
+    the selected one is kept in the run's ``model/``); the model holds the best weights after."""
+    config, tokenizer, strategy = job.config, job.tokenizer, job.strategy
+    model = job.accelerator.unwrap_model(job.model)
+    keep = save_model and job.accelerator.is_main_process
+    settings = replace(job.eval_settings, generate_rationales=config.generate_rationales)
+    results = {"last": evaluate(model, tokenizer, strategy, test, settings, "test")}
+    if keep and config.select == "last":
         _save_model(model, tokenizer, run)  # before the best checkpoint replaces it
     if state.best_step == state.step:
         results["best"] = results["last"]
     else:
         load_best(model, strategy, run)
         results["best"] = evaluate(
-            model, tokenizer, strategy, splits.test, test_settings, "test (best checkpoint)"
+            model, tokenizer, strategy, test, settings, "test (best checkpoint)"
         )
-    other = "last" if config.select == "best" else "best"
-    files = {
-        which: RunDir.prediction_file_name(which, which == config.select)
-        for which in (config.select, other)
-    }
+    if keep and config.select == "best":
+        _save_model(model, tokenizer, run)
+    return results
+
+
+def _metrics(
+    config: RunConfig,
+    origin: tuple[str, str | None],
+    state: TrainState,
+    results: dict[str, EvalResult],
+    timing: dict[str, float],
+) -> dict:
+    """The finished run's ``metrics.json``."""
     suite, profile = origin
-    metrics = {
+    return {
         "status": FINISHED,
         "suite": suite,
         "profile": profile,
@@ -379,19 +432,10 @@ def _train_and_evaluate(
         "best_step": state.best_step,
         "steps": state.step,
         "valid_best_accuracy": state.best_accuracy,
-        "test": {which: results[which][0] for which in ("best", "last")},
-        "primary": results[config.select][0],
-        "prediction_files": files,
-        "timing": {"train_s": trained - started, "eval_s": time.perf_counter() - trained},
+        "test": {which: results[which].metrics for which in ("best", "last")},
+        "primary": results[config.select].metrics,
+        "prediction_files": {
+            which: RunDir.prediction_file_name(which, which == config.select) for which in results
+        },
+        "timing": timing,
     }
-    if save_model and main and config.select == "best":
-        _save_model(model, tokenizer, run)
-    if main:
-        for which, name in files.items():
-            write_jsonl(run.path / name, results[which][1])
-        crash_point("predictions-written")
-        write_json(run.metrics_file, metrics)  # marks the run finished
-        crash_point("metrics-written")
-        _drop_checkpoints(run)  # after: a crash before leaves a run that resumes
-    accelerator.wait_for_everyone()
-    return RunResult(run.path, False, metrics)

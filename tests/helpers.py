@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from bench.config import RunConfig, apply_overrides
@@ -27,6 +29,20 @@ TINY = {
 def tiny_config(**overrides) -> RunConfig:
     """The tiny test config with ``overrides`` (dotted keys allowed)."""
     return apply_overrides(apply_overrides(RunConfig(), TINY), overrides).validate()
+
+
+class Interrupted(Exception):
+    """A simulated crash during training (raised by :func:`interrupt_at`)."""
+
+
+def interrupt_at(step: int) -> Callable[[int], None]:
+    """An ``on_step`` callback (``run_one``) that raises :class:`Interrupted` at ``step``."""
+
+    def on_step(current: int) -> None:
+        if current == step:
+            raise Interrupted(f"interrupted at step {current}")
+
+    return on_step
 
 
 @torch.no_grad()

@@ -8,8 +8,7 @@ import pytest
 
 from bench.runner import run_one
 from bench.store import read_json, read_jsonl, run_dir
-from bench.trainer import TrainingInterrupted
-from tests.helpers import tiny_config
+from tests.helpers import Interrupted, interrupt_at, tiny_config
 
 pytestmark = pytest.mark.slow
 
@@ -51,8 +50,8 @@ def test_training_stops_after_patience_validations_without_a_new_best(tmp_path):
 def test_an_early_stopped_run_resumes_to_the_same_numbers(tmp_path):
     config = tiny_config(**STOPPING)
     whole = run_one(config, suite="t", runs_dir=tmp_path / "whole", echo=lambda _: None)
-    with pytest.raises(TrainingInterrupted):
-        run_one(config, suite="t", runs_dir=tmp_path, interrupt_at_step=3, echo=lambda _: None)
+    with pytest.raises(Interrupted):
+        run_one(config, suite="t", runs_dir=tmp_path, on_step=interrupt_at(3), echo=lambda _: None)
     assert (run_dir(tmp_path, "t", config) / "checkpoints").is_dir()
     resumed = run_one(config, suite="t", runs_dir=tmp_path, echo=lambda _: None)
     assert _numbers(resumed.directory) == _numbers(whole.directory)

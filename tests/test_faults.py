@@ -29,7 +29,7 @@ from bench.errors import BenchError, DataError
 from bench.provenance import file_sha256
 from bench.runner import run_one
 from bench.store import DamagedRun, move_aside, read_json, read_jsonl, run_dir, write_json
-from tests.helpers import TINY, tiny_config
+from tests.helpers import TINY, Interrupted, interrupt_at, tiny_config
 
 pytestmark = pytest.mark.slow
 
@@ -93,10 +93,8 @@ def crash_at(monkeypatch):
 
 
 def _interrupted(config, runs: Path, step: int = 5) -> Path:
-    from bench.trainer import TrainingInterrupted
-
-    with pytest.raises(TrainingInterrupted):
-        run_one(config, suite=SUITE, runs_dir=runs, interrupt_at_step=step, echo=_quiet)
+    with pytest.raises(Interrupted):
+        run_one(config, suite=SUITE, runs_dir=runs, on_step=interrupt_at(step), echo=_quiet)
     return run_dir(runs, SUITE, config)
 
 

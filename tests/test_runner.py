@@ -13,8 +13,7 @@ from bench.errors import BenchError
 from bench.plan import execute_plan
 from bench.runner import run_one
 from bench.store import RunDir, iter_runs, read_json, read_jsonl, run_dir
-from bench.trainer import TrainingInterrupted
-from tests.helpers import tiny_config
+from tests.helpers import Interrupted, interrupt_at, tiny_config
 
 pytestmark = pytest.mark.slow
 
@@ -83,8 +82,8 @@ def test_same_seed_gives_identical_numbers(reference_run, tmp_path):
 
 def test_interrupted_run_resumes_to_the_same_numbers(reference_run, tmp_path):
     config, uninterrupted = reference_run
-    with pytest.raises(TrainingInterrupted):
-        run_one(config, suite="t", runs_dir=tmp_path, interrupt_at_step=5, echo=lambda _: None)
+    with pytest.raises(Interrupted):
+        run_one(config, suite="t", runs_dir=tmp_path, on_step=interrupt_at(5), echo=lambda _: None)
     directory = run_dir(tmp_path, "t", config)
     assert not (directory / "metrics.json").exists()
     assert [p.name for p in (directory / "checkpoints").glob("step-*")] == ["step-00000004"]
@@ -105,8 +104,8 @@ def test_run_with_the_speed_keys_resumes_exactly_and_keeps_test_order(reference_
         closed_eval="score",
     )
     whole = run_one(config, suite="t", runs_dir=tmp_path / "whole", echo=lambda _: None)
-    with pytest.raises(TrainingInterrupted):
-        run_one(config, suite="t", runs_dir=tmp_path, interrupt_at_step=5, echo=lambda _: None)
+    with pytest.raises(Interrupted):
+        run_one(config, suite="t", runs_dir=tmp_path, on_step=interrupt_at(5), echo=lambda _: None)
     resumed = run_one(config, suite="t", runs_dir=tmp_path, echo=lambda _: None)
     assert _numbers(resumed.directory) == _numbers(whole.directory)
     ids = [r["id"] for r in read_jsonl(whole.directory / "predictions.jsonl")]
@@ -222,9 +221,9 @@ def test_save_model_keeps_the_selected_checkpoint_without_changing_the_config(tm
     tokenizer = AutoTokenizer.from_pretrained(saved)
     splits = load_run_data(config)
     settings = EvalSettings.for_run(config, splits.metric)
-    _, records = evaluate(
+    records = evaluate(
         model, tokenizer, STRATEGIES.get("finetune")(config), splits.test, settings
-    )
+    ).records
     recorded = read_jsonl(result.directory / "predictions.jsonl")  # the selected checkpoint's
     assert [r["prediction"] for r in records] == [r["prediction"] for r in recorded]
     assert [r["confidence"] for r in records] == pytest.approx([r["confidence"] for r in recorded])
