@@ -35,15 +35,14 @@ import string
 from dataclasses import dataclass
 
 from bench.data._example import DatasetSplits, Example
-from bench.data._options import LoadOptions, SynthConfig
+from bench.data._options import LABEL_TYPES, LoadOptions, SynthConfig
 from bench.data._registry import DATASETS
-from bench.errors import ConfigError
+from bench.errors import ConfigError, check_choice
 
 VERSION = "synth-v1"
 MODULUS = 10
 MULTIPLIERS = (3, 7, 9)  # units mod 10: multiplying by them is a bijection of the digits
 MAX_STEPS = len(string.ascii_lowercase) - 1  # one distinct letter per variable
-LABEL_TYPES = ("gt", "llm")
 
 
 @dataclass(frozen=True)
@@ -152,19 +151,12 @@ def _check_config(config: SynthConfig, label_type: str) -> None:
         )
     if not _is_int(config.seed):
         raise ConfigError(f"synth.seed: expected an integer, got {config.seed!r}")
-    if config.version not in VERSIONS:
-        raise ConfigError(
-            f"synth.version: expected one of {', '.join(map(str, VERSIONS))}, "
-            f"got {config.version!r}"
-        )
+    check_choice("synth.version", config.version, VERSIONS)
     if config.version == 1:
         for name, value in V2_KEYS.items():
             if getattr(config, name) != value:
                 raise ConfigError(f"synth.{name}: needs synth.version=2 (version 1 has no {name})")
-    if label_type not in LABEL_TYPES:
-        raise ConfigError(
-            f"label_type: expected one of {', '.join(LABEL_TYPES)}, got {label_type!r}"
-        )
+    check_choice("label_type", label_type, LABEL_TYPES)
 
 
 def _is_int(value: object) -> bool:

@@ -42,7 +42,7 @@ import string
 from bench.data._example import DatasetSplits, Example
 from bench.data._options import LoadOptions, SynthConfig
 from bench.data._synth import MODULUS, Problem, format_rationale, make_problem
-from bench.errors import ConfigError
+from bench.errors import ConfigError, check_choice
 
 VERSION = "synth-v2"
 FAMILIES = ("chain", "features")
@@ -130,14 +130,8 @@ PROBLEMS = {"chain": chain_problem, "features": features_problem}
 
 def check_config(config: SynthConfig) -> None:
     """ConfigError for a version-2 knob out of range (the shared keys are checked by the caller)."""
-    if config.family not in FAMILIES:
-        raise ConfigError(
-            f"synth.family: expected one of {', '.join(FAMILIES)}, got {config.family!r}"
-        )
-    if config.combine not in COMBINES:
-        raise ConfigError(
-            f"synth.combine: expected one of {', '.join(COMBINES)}, got {config.combine!r}"
-        )
+    check_choice("synth.family", config.family, FAMILIES)
+    check_choice("synth.combine", config.combine, COMBINES)
     if not _is_int(config.n_lists) or not 1 <= config.n_lists <= len(LIST_NAMES):
         raise ConfigError(
             f"synth.n_lists: expected an integer in [1, {len(LIST_NAMES)}], got {config.n_lists!r}"
