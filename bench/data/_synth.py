@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import random
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bench.data._example import DatasetSplits, Example
@@ -201,29 +202,29 @@ def load_synth(options: LoadOptions) -> DatasetSplits:
         from bench.data._synth_v2 import load_v2  # imports this module's chain helpers
 
         return load_v2(options)
-    n_wrong = round(config.teacher_error * config.n_train)
-    wrong = set(
-        random.Random(f"{VERSION}/{config.seed}/train/errors").sample(
-            range(config.n_train), n_wrong
-        )
-    )
-    use_teacher = options.label_type == "llm"
-    train = tuple(
-        _example(config, "train", i, i in wrong, use_teacher) for i in range(config.n_train)
-    )
-    valid = tuple(_example(config, "valid", i, False, False) for i in range(config.n_valid))
-    test = tuple(_example(config, "test", i, False, False) for i in range(config.n_test))
     generator = (
         f"{VERSION} n_train={config.n_train} n_valid={config.n_valid} n_test={config.n_test} "
         f"steps={config.steps} teacher_error={config.teacher_error} "
         f"n_candidates={config.n_candidates} seed={config.seed}"
     )
-    return DatasetSplits(
-        name="synth",
-        train=train,
-        valid=valid,
-        test=test,
-        kind="closed",
-        metric="exact",
-        sources={"generator": generator},
-    )
+    errors_key = f"{VERSION}/{config.seed}/train/errors"
+    return generated_splits(config, options.label_type, _example, errors_key, generator)
+
+
+def generated_splits(
+    config: SynthConfig,
+    label_type: str,
+    make: Callable[[SynthConfig, str, int, bool, bool], Example],
+    errors_key: str,
+    generator: str,
+) -> DatasetSplits:
+    """The splits of a generator version: ``make(config, split, index, wrong, use_teacher)``
+    builds each example; the teacher is wrong on a ``teacher_error`` fraction of the train
+    examples, drawn with the seed ``errors_key``; ``generator`` describes the data (sources)."""
+    n_wrong = round(config.teacher_error * config.n_train)
+    wrong = set(random.Random(errors_key).sample(range(config.n_train), n_wrong))
+    use_teacher = label_type == "llm"
+    train = tuple(make(config, "train", i, i in wrong, use_teacher) for i in range(config.n_train))
+    valid = tuple(make(config, "valid", i, False, False) for i in range(config.n_valid))
+    test = tuple(make(config, "test", i, False, False) for i in range(config.n_test))
+    return DatasetSplits("synth", train, valid, test, "closed", "exact", {"generator": generator})

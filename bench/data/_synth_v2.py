@@ -41,7 +41,13 @@ import string
 
 from bench.data._example import DatasetSplits, Example
 from bench.data._options import LoadOptions, SynthConfig
-from bench.data._synth import MODULUS, Problem, format_rationale, make_problem
+from bench.data._synth import (
+    MODULUS,
+    Problem,
+    format_rationale,
+    generated_splits,
+    make_problem,
+)
 from bench.errors import ConfigError, check_choice
 
 VERSION = "synth-v2"
@@ -190,15 +196,6 @@ def load_v2(options: LoadOptions) -> DatasetSplits:
     """The version-2 splits of ``options.synth`` (already checked by ``load_synth``)."""
     config = options.synth.resolved()
     check_config(config)
-    n_wrong = round(config.teacher_error * config.n_train)
-    errors_key = f"{VERSION}/{config.family}/{config.seed}/train/errors"
-    wrong = set(random.Random(errors_key).sample(range(config.n_train), n_wrong))
-    use_teacher = options.label_type == "llm"
-    train = tuple(
-        _example(config, "train", i, i in wrong, use_teacher) for i in range(config.n_train)
-    )
-    valid = tuple(_example(config, "valid", i, False, False) for i in range(config.n_valid))
-    test = tuple(_example(config, "test", i, False, False) for i in range(config.n_test))
     knobs = (
         f"steps={config.steps} distractors={config.distractors}"
         if config.family == "chain"
@@ -209,12 +206,5 @@ def load_v2(options: LoadOptions) -> DatasetSplits:
         f"n_test={config.n_test} {knobs} teacher_error={config.teacher_error} "
         f"n_candidates={config.n_candidates} seed={config.seed}"
     )
-    return DatasetSplits(
-        name="synth",
-        train=train,
-        valid=valid,
-        test=test,
-        kind="closed",
-        metric="exact",
-        sources={"generator": generator},
-    )
+    errors_key = f"{VERSION}/{config.family}/{config.seed}/train/errors"
+    return generated_splits(config, options.label_type, _example, errors_key, generator)
