@@ -202,29 +202,32 @@ def load_synth(options: LoadOptions) -> DatasetSplits:
         from bench.data._synth_v2 import load_v2  # imports this module's chain helpers
 
         return load_v2(options)
-    generator = (
-        f"{VERSION} n_train={config.n_train} n_valid={config.n_valid} n_test={config.n_test} "
-        f"steps={config.steps} teacher_error={config.teacher_error} "
-        f"n_candidates={config.n_candidates} seed={config.seed}"
-    )
-    errors_key = f"{VERSION}/{config.seed}/train/errors"
-    return generated_splits(config, options.label_type, _example, errors_key, generator)
+    knobs = f"steps={config.steps}"
+    return generated_splits(config, options.label_type, _example, (VERSION, VERSION), knobs)
 
 
 def generated_splits(
     config: SynthConfig,
     label_type: str,
     make: Callable[[SynthConfig, str, int, bool, bool], Example],
-    errors_key: str,
-    generator: str,
+    names: tuple[str, str],
+    knobs: str,
 ) -> DatasetSplits:
     """The splits of a generator version: ``make(config, split, index, wrong, use_teacher)``
     builds each example; the teacher is wrong on a ``teacher_error`` fraction of the train
-    examples, drawn with the seed ``errors_key``; ``generator`` describes the data (sources)."""
+    examples, drawn from the random stream ``<stream>/<seed>/train/errors``. ``names``:
+    (stream, generator name); the sources describe the data by that name and ``knobs``."""
+    stream, name = names
     n_wrong = round(config.teacher_error * config.n_train)
-    wrong = set(random.Random(errors_key).sample(range(config.n_train), n_wrong))
+    errors = random.Random(f"{stream}/{config.seed}/train/errors")
+    wrong = set(errors.sample(range(config.n_train), n_wrong))
     use_teacher = label_type == "llm"
     train = tuple(make(config, "train", i, i in wrong, use_teacher) for i in range(config.n_train))
     valid = tuple(make(config, "valid", i, False, False) for i in range(config.n_valid))
     test = tuple(make(config, "test", i, False, False) for i in range(config.n_test))
+    generator = (
+        f"{name} n_train={config.n_train} n_valid={config.n_valid} n_test={config.n_test} "
+        f"{knobs} teacher_error={config.teacher_error} n_candidates={config.n_candidates} "
+        f"seed={config.seed}"
+    )
     return DatasetSplits("synth", train, valid, test, "closed", "exact", {"generator": generator})

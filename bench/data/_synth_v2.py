@@ -201,10 +201,5 @@ def load_v2(options: LoadOptions) -> DatasetSplits:
         if config.family == "chain"
         else f"n_lists={config.n_lists} list_len={config.list_len} combine={config.combine}"
     )
-    generator = (
-        f"{VERSION} family={config.family} n_train={config.n_train} n_valid={config.n_valid} "
-        f"n_test={config.n_test} {knobs} teacher_error={config.teacher_error} "
-        f"n_candidates={config.n_candidates} seed={config.seed}"
-    )
-    errors_key = f"{VERSION}/{config.family}/{config.seed}/train/errors"
-    return generated_splits(config, options.label_type, _example, errors_key, generator)
+    names = (f"{VERSION}/{config.family}", f"{VERSION} family={config.family}")
+    return generated_splits(config, options.label_type, _example, names, knobs)
