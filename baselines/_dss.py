@@ -29,6 +29,8 @@ class DistillingStepByStep(Strategy):
     """Two teacher-forced passes per batch: ``predict: x -> y`` and ``explain: x -> rationale``."""
 
     tasks = ("predict", "explain")
+    rationale_task = "explain"
+    tokenizer_text = (PREDICT_PREFIX, EXPLAIN_PREFIX)
     reads = frozenset({"alpha1", "alpha2"})  # alpha3 weighs auxiliary terms, which DSS has none of
     needs_hidden_states = False  # subclasses that pool decoder hidden states set True
     needs_all_positions = False  # subclasses whose term reads padded positions' logits set True

@@ -19,6 +19,7 @@ class SingleTask(Strategy):
     tasks = ("predict",)
     predict_prefix = ""
     label_target = False  # the label follows a generated rationale: evaluation must decode
+    tokenizer_text = (ANSWER_MARKER,)
 
     def training_pairs(self, example: Example, sep: str) -> dict[str, TaskPair]:
         suffix = f" {ANSWER_MARKER} {example.label}"

@@ -17,15 +17,14 @@ so that a run records and copies it the same way.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors
-from transformers import PreTrainedTokenizerBase, T5TokenizerFast
+from transformers import PreTrainedTokenizerBase
 
-from bench.tokenizer import SPECIAL_TOKENS, default_cache_dir
+from bench.store import write_text_atomic
+from bench.tokenizer import SPECIAL_TOKENS, cache_entry, load_tokenizer
 
 KEY_PREFIX = "char-v1"
 
@@ -57,18 +56,7 @@ def char_tokenizer(
     """The character tokenizer of ``texts`` (wrapped as T5's) and the file it was saved to."""
     vocabulary = char_vocabulary(texts)
     digest = hashlib.sha256(f"{KEY_PREFIX}|{''.join(vocabulary)}".encode()).hexdigest()
-    path = (cache_dir or default_cache_dir()) / "tokenizers" / digest[:16] / "tokenizer.json"
-    if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        text = build_char_tokenizer(vocabulary).to_str()
-        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as tmp:
-            tmp.write(text)
-        os.replace(tmp.name, path)  # atomic; a concurrent run writes the same bytes
-    wrapped = T5TokenizerFast(
-        tokenizer_object=Tokenizer.from_file(str(path)),
-        pad_token="<pad>",
-        eos_token="</s>",
-        unk_token="<unk>",
-        extra_ids=0,
-    )
-    return wrapped, path
+    path = cache_entry(digest, cache_dir)
+    if not path.is_file():  # atomic; a concurrent run writes the same bytes
+        write_text_atomic(path, build_char_tokenizer(vocabulary).to_str())
+    return load_tokenizer(path), path

@@ -18,17 +18,36 @@ from typing import Any
 
 import yaml
 
-from bench.data import NOISE_TYPES, NoiseConfig, SynthConfig
-from bench.data._dss import LABEL_TYPES, TEACHERS
-from bench.errors import ConfigError
+from bench.data import (
+    LABEL_TYPES,
+    NOISE_TYPES,
+    SYNTH_COMBINES,
+    SYNTH_FAMILIES,
+    SYNTH_VERSIONS,
+    TEACHERS,
+    NoiseConfig,
+    SynthConfig,
+)
+from bench.errors import ConfigError, check_choice
 
-MI_VARIANTS = ("code", "paper", "infonce")
-PRECISIONS = ("fp32", "bf16")
-CHECKPOINT_SELECTIONS = ("best", "last")
 UNHASHED_KEYS = frozenset({"seed", "checkpoint_every", "log_every"})  # never change the numbers
-CLOSED_EVALS = ("generate", "score")
-GROUPING_KEYS = ("total", "input-then-target")
-TOKENIZERS = ("unigram", "char")
+# the allowed values of every key that has a fixed set of them (dotted keys: fields of a nested
+# config; the data layer's own sets come from bench.data): RunConfig.validate checks them, and
+# ``bench ablate --vary KEY`` varies over all of them
+CHOICES: dict[str, tuple[str | int, ...]] = {
+    "teacher": TEACHERS,
+    "label_type": LABEL_TYPES,
+    "synth.version": SYNTH_VERSIONS,
+    "synth.family": SYNTH_FAMILIES,
+    "synth.combine": SYNTH_COMBINES,
+    "noise.type": NOISE_TYPES,
+    "tokenizer": ("unigram", "char"),
+    "mi_variant": ("code", "paper", "infonce"),
+    "length_grouping_by": ("total", "input-then-target"),
+    "precision": ("fp32", "bf16"),
+    "select": ("best", "last"),
+    "closed_eval": ("generate", "score"),
+}
 # keys added after runs were first published: left out of the hash at these values, so that
 # earlier run directories and bundles keep their hashes (dotted keys: fields of a nested config)
 HASHED_ONLY_IF_CHANGED = {
@@ -120,15 +139,8 @@ class RunConfig:
 
         STRATEGIES.get(self.strategy)
         DATASETS.get(self.dataset)
-        _choice("mi_variant", self.mi_variant, MI_VARIANTS)
-        _choice("precision", self.precision, PRECISIONS)
-        _choice("label_type", self.label_type, LABEL_TYPES)
-        _choice("teacher", self.teacher, TEACHERS)
-        _choice("select", self.select, CHECKPOINT_SELECTIONS)
-        _choice("closed_eval", self.closed_eval, CLOSED_EVALS)
-        _choice("length_grouping_by", self.length_grouping_by, GROUPING_KEYS)
-        _choice("noise.type", self.noise.type, NOISE_TYPES)
-        _choice("tokenizer", self.tokenizer, TOKENIZERS)
+        for key, allowed in CHOICES.items():
+            check_choice(key, config_value(self, key), allowed)
         if self.early_stopping_patience is not None and self.early_stopping_patience < 1:
             raise ConfigError(
                 "early_stopping_patience: expected an integer >= 1 or null, "
@@ -199,9 +211,12 @@ class RunConfig:
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ConfigError(f"{name}: expected one of {', '.join(allowed)}; got {value!r}")
+def config_value(config: RunConfig, key: str) -> Any:
+    """The value of a dotted ``key`` in ``config`` (``"noise.level"`` -> ``config.noise.level``)."""
+    value: Any = config
+    for part in key.split("."):
+        value = getattr(value, part)
+    return value
 
 
 def valid_keys(cls: type = RunConfig, prefix: str = "") -> list[str]:
@@ -315,12 +330,12 @@ def config_from_dict(data: Mapping[str, Any]) -> RunConfig:
 
 
 __all__ = [
+    "CHOICES",
     "HASHED_ONLY_IF_CHANGED",
-    "MI_VARIANTS",
-    "TOKENIZERS",
     "RunConfig",
     "apply_overrides",
     "config_from_dict",
+    "config_value",
     "parse_set_options",
     "valid_keys",
 ]

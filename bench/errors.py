@@ -21,6 +21,12 @@ class ConfigError(BenchError):
     """A configuration value, suite or profile is invalid."""
 
 
+def check_choice(name: str, value: object, allowed: tuple) -> None:
+    """ConfigError unless ``value`` is one of ``allowed`` (``name``: the config key)."""
+    if value not in allowed:
+        raise ConfigError(f"{name}: expected one of {', '.join(map(str, allowed))}; got {value!r}")
+
+
 class FileFormatError(BenchError, ValueError):
     """A file (run store, bundle, suite) is not in the format its reader expects.
 

@@ -32,7 +32,15 @@ from bench.config import RunConfig
 from bench.data import Example
 from bench.data._parsers import labels_match
 from bench.metrics import accuracy_summary
-from bench.strategy import EXPLAIN_PREFIX, Strategy, packed_output_head
+from bench.strategy import Strategy, packed_output_head
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """What an evaluation gives: the metrics and one JSON-ready record per example."""
+
+    metrics: dict[str, float | int]
+    records: list[dict]
 
 
 @dataclass(frozen=True)
@@ -251,10 +259,12 @@ def evaluate(
     examples: Sequence[Example],
     settings: EvalSettings,
     desc: str = "evaluating",
-) -> tuple[dict[str, float | int], list[dict]]:
-    """Score ``examples``: a metrics dict and one JSON-ready record per example.
+) -> EvalResult:
+    """Score ``examples``: the metrics and one JSON-ready record per example.
 
-    On a terminal a progress bar labelled ``desc`` counts the examples (:func:`show_progress`).
+    With ``settings.generate_rationales`` each record also holds a rationale generated from the
+    source of the strategy's ``rationale_task`` (strategies without one have none). On a
+    terminal a progress bar labelled ``desc`` counts the examples (:func:`show_progress`).
 
     With ``closed_eval="score"``, a strategy whose target is the bare label, and candidates for
     every example, no decoding loop runs: the candidate pass tells which candidate greedy
@@ -290,9 +300,9 @@ def evaluate(
             )
         rationales = (
             generate(
-                model, tokenizer, [EXPLAIN_PREFIX + ex.text_input(sep) for ex in batch], settings
+                model, tokenizer, [_rationale_source(strategy, ex, sep) for ex in batch], settings
             )[0]
-            if settings.generate_rationales and "explain" in strategy.tasks
+            if settings.generate_rationales and strategy.rationale_task is not None
             else [None] * len(batch)
         )
         for row, ex, text, logprob, score, rationale in zip(
@@ -319,7 +329,12 @@ def evaluate(
             by_row[row] = record
     model.train(was_training)
     records = [by_row[row] for row in range(len(examples))]
-    return _summarise(records), records
+    return EvalResult(_summarise(records), records)
+
+
+def _rationale_source(strategy: Strategy, example: Example, sep: str) -> str:
+    """The encoder input of ``strategy``'s rationale task for ``example``, as in training."""
+    return strategy.training_pairs(example, sep)[strategy.rationale_task].source
 
 
 def _summarise(records: list[dict]) -> dict[str, float | int]:

@@ -37,7 +37,7 @@ import torch
 from bench.config import RunConfig
 from bench.errors import BenchError, ConfigError
 from bench.runner import RunResult, run_one
-from bench.store import is_finished, read_json, run_dir
+from bench.store import RunDir
 
 EXECUTORS = ("local", "ray")
 Outcome = tuple[RunResult, RunConfig, float]  # result, its config, wall seconds
@@ -175,7 +175,7 @@ def run_on_claimed_gpus(config: RunConfig, kwargs: dict) -> Outcome:
     """Train on this process's ``CUDA_VISIBLE_DEVICES``: in process on one GPU, or under
     ``torch.distributed.run`` with one process per GPU."""
     devices = [d for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d]
-    finished = is_finished(run_dir(Path(kwargs["runs_dir"]), kwargs["suite"], config))
+    finished = RunDir.of(Path(kwargs["runs_dir"]), kwargs["suite"], config).is_finished()
     if len(devices) <= 1 or (finished and not kwargs.get("force")):
         return timed_run(config, kwargs)  # one GPU, or a cache hit
     return launch_distributed(config, kwargs, len(devices))
@@ -204,6 +204,6 @@ def launch_distributed(config: RunConfig, kwargs: dict, processes: int) -> Outco
             f"{config.dataset} {config.strategy} seed {config.seed}: the {processes}-process "
             f"run failed (exit {done.returncode}):\n{done.stderr[-3000:]}"
         )
-    directory = run_dir(Path(kwargs["runs_dir"]), kwargs["suite"], config)
-    result = RunResult(directory, False, read_json(directory / "metrics.json"))
+    run = RunDir.of(Path(kwargs["runs_dir"]), kwargs["suite"], config)
+    result = RunResult(run.path, False, run.read_metrics())
     return result, config, time.perf_counter() - start

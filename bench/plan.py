@@ -8,13 +8,13 @@ from bench._text import plural
 from bench.config import RunConfig
 from bench.executors import Execution, Outcome, run_configs
 from bench.runner import RunResult, load_run_data
-from bench.store import FINISHED, DamagedRun, read_json, run_dir, run_state
+from bench.store import FINISHED, DamagedRun, RunDir
 
 
-def _state(directory: Path) -> str:
+def _state(run: RunDir) -> str:
     """The run's state, ``damaged`` for a damaged run."""
     try:
-        return run_state(directory)
+        return run.state()
     except DamagedRun:
         return "damaged"
 
@@ -23,9 +23,9 @@ def _estimate_seconds(configs: list[RunConfig], runs_dir: Path, suite: str) -> f
     """Mean wall time of finished runs with the same model and schedule, times the runs left."""
     seen = []
     for config in configs:
-        directory = run_dir(runs_dir, suite, config)
-        if _state(directory) == FINISHED:
-            timing = read_json(directory / "metrics.json").get("timing", {})
+        run = RunDir.of(runs_dir, suite, config)
+        if _state(run) == FINISHED:
+            timing = run.read_metrics().get("timing", {})
             seen.append(timing.get("train_s", 0) + timing.get("eval_s", 0))
     if not seen:
         return None
@@ -49,7 +49,7 @@ def describe_plan(
     examples = 0
     notes = notes or [""] * len(configs)
     for config, note in zip(configs, notes, strict=True):
-        state = _state(run_dir(runs_dir, suite, config))
+        state = _state(RunDir.of(runs_dir, suite, config))
         hit = state == FINISHED
         todo += not hit
         if not hit:
@@ -99,7 +99,7 @@ def execute_plan(
         load_run_data(config, data_dir)
     if not force:
         for config in configs:
-            run_state(run_dir(Path(runs_dir), suite, config))  # DamagedRun names the run
+            RunDir.of(Path(runs_dir), suite, config).state()  # DamagedRun names the run
     kwargs = dict(
         suite=suite,
         profile=profile,

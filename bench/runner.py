@@ -27,8 +27,15 @@ from accelerate import PartialState
 
 from bench.batching import cached_encode_pairs
 from bench.config import RunConfig
-from bench.data import DatasetSplits, LoadOptions, apply_noise, load_dataset, resolve_data_dir
-from bench.evaluate import EvalSettings, evaluate
+from bench.data import (
+    DatasetSplits,
+    Example,
+    LoadOptions,
+    apply_noise,
+    load_dataset,
+    resolve_data_dir,
+)
+from bench.evaluate import EvalResult, EvalSettings, evaluate
 from bench.faults import crash_point
 from bench.models import fuse_activations, load_model
 from bench.provenance import environment_record, file_sha256
@@ -36,22 +43,23 @@ from bench.store import (
     ABSENT,
     FINISHED,
     DamagedRun,
+    RunDir,
     check_same_config,
-    move_aside,
-    read_json,
-    run_dir,
-    run_lock,
-    run_state,
     write_json,
     write_jsonl,
 )
-from bench.strategy import EXPLAIN_PREFIX, PREDICT_PREFIX, STRATEGIES
+from bench.strategy import STRATEGIES, tokenizer_text
 from bench.tokenizer import default_cache_dir
 from bench.tracking import check_trackers, tracker_dir
-from bench.trainer import load_best, make_accelerator, train
+from bench.trainer import (
+    TrainHooks,
+    TrainingJob,
+    TrainState,
+    load_best,
+    make_accelerator,
+    train,
+)
 
-TOKENIZER_EXTRA_TEXT = f"{PREDICT_PREFIX} {EXPLAIN_PREFIX} So the answer is"
-MODEL_DIR = "model"  # --save-model: the selected checkpoint and tokenizer (save_pretrained)
 DEFAULT_THREADS = 1  # torch threads per run: CPU float sums depend on the count, so it is fixed
 # (not cores/jobs) and recorded in env.json; one thread is also the fastest under load
 
@@ -103,11 +111,12 @@ def load_run_data(config: RunConfig, data_dir: str | Path | None = None) -> Data
 
 
 def tokenizer_corpus(splits: DatasetSplits) -> list[str]:
-    """The text a preset's tokenizer is trained on: clean train inputs, rationales and labels.
+    """The text a preset's tokenizer is trained on: the strategies' own text
+    (:func:`bench.strategy.tokenizer_text`), then the clean train inputs, rationales and labels.
 
     Strategy- and noise-independent, so every run on the same data shares one tokenizer.
     """
-    texts = [TOKENIZER_EXTRA_TEXT]
+    texts = [tokenizer_text()]
     for ex in splits.train:
         texts.extend((*ex.input_parts, ex.rationale, ex.label, *ex.candidates))
     return texts
@@ -122,7 +131,7 @@ def run_one(
     data_dir: str | Path | None = None,
     force: bool = False,
     echo: Callable[[str], None] = print,
-    interrupt_at_step: int | None = None,
+    on_step: Callable[[int], None] | None = None,
     on_validation: Callable[[int, dict], None] | None = None,
     threads: int | None = None,
     save_model: bool = False,
@@ -130,69 +139,68 @@ def run_one(
 ) -> RunResult:
     """Train and evaluate one run, or return the finished run with the same config.
 
-    ``on_validation(step, metrics)`` is called after each validation evaluation (see
-    :func:`bench.trainer.train`). ``threads``: torch threads for a new run (default
-    :data:`DEFAULT_THREADS`); a resumed run uses the count it recorded. A damaged run
-    (:class:`~bench.store.DamagedRun`) is an error; with ``force`` it is moved aside and retrained.
+    ``on_step(step)`` is called after each optimizer step and ``on_validation(step, metrics)``
+    after each validation evaluation (:class:`bench.trainer.TrainHooks`). ``threads``: torch
+    threads for a new run (default :data:`DEFAULT_THREADS`); a resumed run uses the count it
+    recorded. A damaged run (:class:`~bench.store.DamagedRun`) is an error; with ``force`` it
+    is moved aside and retrained.
     ``save_model``: keep the selected checkpoint in ``<run>/model`` (a cache hit without one
     says so: retrain it with ``force``). ``log_with``: experiment trackers that follow the
     training of a run that is not a cache hit (:mod:`bench.tracking`).
     """
     log_with = check_trackers(log_with)
     config.validate()
-    directory = run_dir(Path(runs_dir), suite, config)
+    run = RunDir.of(Path(runs_dir), suite, config)
     # one process, or one of several under `accelerate launch` / `torchrun` (gloo on a CPU host)
     process = PartialState(cpu=not torch.cuda.is_available())
-    hit = _cache_hit(directory, config, force, echo if process.is_main_process else None)
+    hit = _cache_hit(run, config, force, echo if process.is_main_process else None)
     process.wait_for_everyone()
     if hit is not None:
-        if save_model and not (directory / MODEL_DIR).is_dir() and process.is_main_process:
-            echo(f"{directory}: finished without --save-model; --force retrains it to keep it")
+        if save_model and not run.model_dir.is_dir() and process.is_main_process:
+            echo(f"{run.path}: finished without --save-model; --force retrains it to keep it")
         return hit
-    with run_lock(directory, echo) if process.is_main_process else nullcontext() as waited:
-        if waited and run_state(directory) == FINISHED:  # the other process finished it
-            return RunResult(directory, True, read_json(directory / "metrics.json"))
-        with _torch_threads(_thread_count(directory, threads, echo)):
+    with run.lock(echo) if process.is_main_process else nullcontext() as waited:
+        if waited and run.is_finished():  # the other process finished it
+            return RunResult(run.path, True, run.read_metrics())
+        with _torch_threads(_thread_count(run, threads, echo)):
             return _train_and_evaluate(
                 config,
                 (suite, profile),
-                directory,
+                run,
                 data_dir,
-                interrupt_at_step,
-                on_validation,
-                echo,
+                TrainHooks(echo, on_step, on_validation),
                 save_model,
                 log_with,
             )
 
 
 def _cache_hit(
-    directory: Path, config: RunConfig, force: bool, echo: Callable[[str], None] | None
+    run: RunDir, config: RunConfig, force: bool, echo: Callable[[str], None] | None
 ) -> RunResult | None:
-    """The finished run in ``directory`` (None: train it). With ``force`` a finished or damaged
+    """The finished run in ``run`` (None: train it). With ``force`` a finished or damaged
     run is moved aside (by the main process: ``echo`` is None on the others)."""
     try:
-        state = run_state(directory)
+        state = run.state()
         if state != ABSENT:
-            check_same_config(directory, config)
+            check_same_config(run.path, config)
     except DamagedRun:
         if not force:
             raise
         state = "damaged"
     if state == FINISHED and not force:
         if echo is not None:
-            _drop_checkpoints(directory)  # left by a crash after metrics.json was written
-        return RunResult(directory, True, read_json(directory / "metrics.json"))
+            _drop_checkpoints(run)  # left by a crash after metrics.json was written
+        return RunResult(run.path, True, run.read_metrics())
     if force and state in (FINISHED, "damaged") and echo is not None:
-        echo(f"--force: previous run moved to {move_aside(directory)}")
+        echo(f"--force: previous run moved to {run.move_aside()}")
     return None
 
 
-def _save_model(model: torch.nn.Module, tokenizer, directory: Path) -> Path:
+def _save_model(model: torch.nn.Module, tokenizer, run: RunDir) -> Path:
     """``save_pretrained`` of the model and tokenizer into ``<run>/model`` (written beside it,
     then renamed into place; an earlier attempt's copy is replaced)."""
-    target = directory / MODEL_DIR
-    tmp = directory / f".{MODEL_DIR}.{os.getpid()}.tmp"
+    target = run.model_dir
+    tmp = run.path / f".{RunDir.MODEL}.{os.getpid()}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
@@ -202,26 +210,25 @@ def _save_model(model: torch.nn.Module, tokenizer, directory: Path) -> Path:
     return target
 
 
-def _drop_checkpoints(directory: Path) -> None:
+def _drop_checkpoints(run: RunDir) -> None:
     """Remove a finished run's checkpoints: renamed aside first (atomic), then deleted."""
-    doomed = directory / ".checkpoints-removed"
+    doomed = run.path / f".{RunDir.CHECKPOINTS}-removed"
     with suppress(FileNotFoundError):
-        (directory / "checkpoints").rename(doomed)
+        run.checkpoints_dir.rename(doomed)
     crash_point("checkpoints-moved")
     shutil.rmtree(doomed, ignore_errors=True)
 
 
-def _thread_count(directory: Path, threads: int | None, echo: Callable[[str], None]) -> int:
-    """The torch threads of the run in ``directory``: as recorded when resuming, else given."""
+def _thread_count(run: RunDir, threads: int | None, echo: Callable[[str], None]) -> int:
+    """The torch threads of ``run``: as recorded when resuming, else given."""
     wanted = threads or DEFAULT_THREADS
-    env = directory / "env.json"
-    if not env.is_file():
+    if not run.env_file.is_file():
         return wanted
-    recorded = read_json(env).get("torch_threads")
+    recorded = run.read_env().get("torch_threads")
     if not isinstance(recorded, int) or recorded < 1:
         return wanted
     if threads and threads != recorded:
-        echo(f"{directory}: resuming with the {recorded} torch threads it started with")
+        echo(f"{run.path}: resuming with the {recorded} torch threads it started with")
     return recorded
 
 
@@ -236,28 +243,31 @@ def _torch_threads(threads: int) -> Iterator[None]:
         torch.set_num_threads(old)
 
 
-def _own_tokenizer(directory: Path) -> Path | None:
-    """A started run's recorded trained tokenizer (checked against env.json), or None."""
-    path, env = directory / "tokenizer.json", directory / "env.json"
-    if not (path.is_file() and env.is_file()):
+def _own_tokenizer(run: RunDir) -> Path | None:
+    """A started run's recorded trained tokenizer (checked against its environment record), or
+    None."""
+    path = run.tokenizer_file
+    if not (path.is_file() and run.env_file.is_file()):
         return None
-    recorded = read_json(env).get("tokenizer_sha256")
+    recorded = run.read_env().get("tokenizer_sha256")
     if recorded is None:
         return None  # a pretrained model's tokenizer, saved for reference only
     if file_sha256(path) != recorded:
-        raise DamagedRun(directory, "tokenizer.json does not match env.json's tokenizer_sha256")
+        raise DamagedRun(
+            run.path, f"{RunDir.TOKENIZER} does not match {RunDir.ENV}'s tokenizer_sha256"
+        )
     return path
 
 
 def _record_start(
-    directory: Path, config: RunConfig, origin: tuple[str, str | None], loaded, env: dict
+    run: RunDir, config: RunConfig, origin: tuple[str, str | None], loaded, env: dict
 ) -> None:
     """Write the resolved config (first), the tokenizer and the environment record.
 
     A resumed run keeps the tokenizer and environment record it started with."""
     suite, profile = origin
     write_json(
-        directory / "config.json",
+        run.config_file,
         {
             "suite": suite,
             "profile": profile,
@@ -266,37 +276,51 @@ def _record_start(
             "config": config.to_dict(),
         },
     )
-    if (directory / "env.json").is_file():
+    if run.env_file.is_file():
         return
-    tmp = directory / f".tokenizer.json.{os.getpid()}.tmp"
+    tmp = run.path / f".{RunDir.TOKENIZER}.{os.getpid()}.tmp"
     if loaded.tokenizer_file is not None:
         shutil.copyfile(loaded.tokenizer_file, tmp)
     elif getattr(loaded.tokenizer, "backend_tokenizer", None) is not None:
         loaded.tokenizer.backend_tokenizer.save(str(tmp))
     if tmp.exists():
-        tmp.replace(directory / "tokenizer.json")
-    write_json(directory / "env.json", env)
+        tmp.replace(run.tokenizer_file)
+    write_json(run.env_file, env)
 
 
 def _train_and_evaluate(
     config: RunConfig,
     origin: tuple[str, str | None],
-    directory: Path,
+    run: RunDir,
     data_dir: str | Path | None,
-    interrupt_at_step: int | None,
-    on_validation: Callable[[int, dict], None] | None,
-    echo: Callable[[str], None],
-    save_model: bool = False,
-    log_with: Sequence[str] = (),
+    hooks: TrainHooks,
+    save_model: bool,
+    log_with: Sequence[str],
 ) -> RunResult:
-    check_same_config(directory, config)
-    own_tokenizer = _own_tokenizer(directory)
+    """Prepare, train, then test and record the run (resuming from its checkpoints)."""
     started = time.perf_counter()
+    job, test = _prepare(config, origin, run, data_dir, log_with)
+    if not job.accelerator.is_main_process:
+        hooks = replace(hooks, echo=lambda _: None)
+    state = train(job, run, hooks, RunDir.of(Path(), origin[0], config).path.as_posix())
+    return _test_and_record(job, test, state, run, origin, save_model, started)
+
+
+def _prepare(
+    config: RunConfig,
+    origin: tuple[str, str | None],
+    run: RunDir,
+    data_dir: str | Path | None,
+    log_with: Sequence[str],
+) -> tuple[TrainingJob, tuple[Example, ...]]:
+    """Load the data (noise on train only), the model and tokenizer (a resumed run's own),
+    write the run's start records and encode the training pairs; the job and the test split."""
+    check_same_config(run.path, config)
+    own_tokenizer = _own_tokenizer(run)
     splits = load_run_data(config, data_dir)
     train_examples = apply_noise(splits.train, config.noise)
     strategy = STRATEGIES.get(config.strategy)(config)
-    accelerator = make_accelerator(config, log_with, tracker_dir(directory))
-    main = accelerator.is_main_process
+    accelerator = make_accelerator(config, log_with, tracker_dir(run.path))
     with accelerator.main_process_first():  # one process trains a preset's tokenizer
         loaded = load_model(
             config.model,
@@ -310,7 +334,8 @@ def _train_and_evaluate(
     if config.fused_activation:
         fuse_activations(model)
     strategy.setup(model)
-    if main:
+    if accelerator.is_main_process:
+        sizes = {"train": len(train_examples), "valid": len(splits.valid), "test": len(splits.test)}
         env = {
             **environment_record(accelerator.device),
             "num_processes": accelerator.num_processes,
@@ -319,55 +344,83 @@ def _train_and_evaluate(
             "tokenizer_sha256": file_sha256(loaded.tokenizer_file)
             if loaded.tokenizer_file
             else None,
-            "n_examples": {
-                "train": len(train_examples),
-                "valid": len(splits.valid),
-                "test": len(splits.test),
-            },
+            "n_examples": sizes,
         }
-        _record_start(directory, config, origin, loaded, env)
-    sep = tokenizer.eos_token
+        _record_start(run, config, origin, loaded, env)
     encoded = cached_encode_pairs(
         tokenizer,
-        [strategy.training_pairs(ex, sep) for ex in train_examples],
+        [strategy.training_pairs(ex, tokenizer.eos_token) for ex in train_examples],
         config.max_input_length,
         config.max_target_length,
         default_cache_dir(),
     )
     settings = EvalSettings.for_run(config, splits.metric)
-    state = train(
-        config=config,
-        accelerator=accelerator,
-        model=model,
-        tokenizer=tokenizer,
-        strategy=strategy,
-        encoded=encoded,
-        valid=splits.valid,
-        eval_settings=settings,
-        work_dir=directory,
-        run_name=run_dir(Path(), origin[0], config).as_posix(),
-        interrupt_at_step=interrupt_at_step,
-        on_validation=on_validation,
-        echo=echo if main else lambda _: None,
+    job = TrainingJob(
+        config, accelerator, model, tokenizer, strategy, encoded, splits.valid, settings
     )
-    trained = time.perf_counter()
+    return job, splits.test
 
-    model = accelerator.unwrap_model(model)
-    test_settings = replace(settings, generate_rationales=config.generate_rationales)
-    results = {"last": evaluate(model, tokenizer, strategy, splits.test, test_settings, "test")}
-    if save_model and main and config.select == "last":
-        _save_model(model, tokenizer, directory)  # before the best checkpoint replaces it
+
+def _test_and_record(
+    job: TrainingJob,
+    test: Sequence[Example],
+    state: TrainState,
+    run: RunDir,
+    origin: tuple[str, str | None],
+    save_model: bool,
+    started: float,
+) -> RunResult:
+    """Evaluate the last and the best checkpoint on test, then write the predictions and
+    ``metrics.json`` (the run is finished) and remove the checkpoints."""
+    trained = time.perf_counter()
+    results = _test(job, test, state, run, save_model)
+    timing = {"train_s": trained - started, "eval_s": time.perf_counter() - trained}
+    metrics = _metrics(job.config, origin, state, results, timing)
+    if job.accelerator.is_main_process:
+        for which, name in metrics["prediction_files"].items():
+            write_jsonl(run.path / name, results[which].records)
+        crash_point("predictions-written")
+        write_json(run.metrics_file, metrics)  # marks the run finished
+        crash_point("metrics-written")
+        _drop_checkpoints(run)  # after: a crash before leaves a run that resumes
+    job.accelerator.wait_for_everyone()
+    return RunResult(run.path, False, metrics)
+
+
+def _test(
+    job: TrainingJob, test: Sequence[Example], state: TrainState, run: RunDir, save_model: bool
+) -> dict[str, EvalResult]:
+    """The test evaluations of the ``last`` and the ``best`` checkpoint (with ``save_model``
+    the selected one is kept in the run's ``model/``); the model holds the best weights after."""
+    config, tokenizer, strategy = job.config, job.tokenizer, job.strategy
+    model = job.accelerator.unwrap_model(job.model)
+    keep = save_model and job.accelerator.is_main_process
+    settings = replace(job.eval_settings, generate_rationales=config.generate_rationales)
+    results = {"last": evaluate(model, tokenizer, strategy, test, settings, "test")}
+    if keep and config.select == "last":
+        _save_model(model, tokenizer, run)  # before the best checkpoint replaces it
     if state.best_step == state.step:
         results["best"] = results["last"]
     else:
-        load_best(model, strategy, directory)
+        load_best(model, strategy, run)
         results["best"] = evaluate(
-            model, tokenizer, strategy, splits.test, test_settings, "test (best checkpoint)"
+            model, tokenizer, strategy, test, settings, "test (best checkpoint)"
         )
-    other = "last" if config.select == "best" else "best"
-    files = {config.select: "predictions.jsonl", other: f"predictions-{other}.jsonl"}
+    if keep and config.select == "best":
+        _save_model(model, tokenizer, run)
+    return results
+
+
+def _metrics(
+    config: RunConfig,
+    origin: tuple[str, str | None],
+    state: TrainState,
+    results: dict[str, EvalResult],
+    timing: dict[str, float],
+) -> dict:
+    """The finished run's ``metrics.json``."""
     suite, profile = origin
-    metrics = {
+    return {
         "status": FINISHED,
         "suite": suite,
         "profile": profile,
@@ -379,19 +432,10 @@ def _train_and_evaluate(
         "best_step": state.best_step,
         "steps": state.step,
         "valid_best_accuracy": state.best_accuracy,
-        "test": {which: results[which][0] for which in ("best", "last")},
-        "primary": results[config.select][0],
-        "prediction_files": files,
-        "timing": {"train_s": trained - started, "eval_s": time.perf_counter() - trained},
+        "test": {which: results[which].metrics for which in ("best", "last")},
+        "primary": results[config.select].metrics,
+        "prediction_files": {
+            which: RunDir.prediction_file_name(which, which == config.select) for which in results
+        },
+        "timing": timing,
     }
-    if save_model and main and config.select == "best":
-        _save_model(model, tokenizer, directory)
-    if main:
-        for which, name in files.items():
-            write_jsonl(directory / name, results[which][1])
-        crash_point("predictions-written")
-        write_json(directory / "metrics.json", metrics)  # marks the run finished
-        crash_point("metrics-written")
-        _drop_checkpoints(directory)  # after: a crash before leaves a run that resumes
-    accelerator.wait_for_everyone()
-    return RunResult(directory, False, metrics)

@@ -199,8 +199,9 @@ def move_aside(directory: Path) -> Path:
 
 
 @contextmanager
-def run_lock(directory: Path, wait: Callable[[str], None] | None = None) -> Iterator[bool]:
-    """Hold an exclusive lock on a run directory; yields whether it had to wait for it.
+def directory_lock(directory: Path, wait: Callable[[str], None] | None = None) -> Iterator[bool]:
+    """Hold an exclusive lock on a directory (its ``.lock`` file, e.g. a run's or a tokenizer
+    cache entry's); yields whether it had to wait for it.
 
     When another process holds it: BenchError, or with ``wait`` (a message callback) say so and
     wait until that process is done.
@@ -243,6 +244,7 @@ class RunDir:
     CHECKPOINTS: ClassVar[str] = "checkpoints"
     BEST_CHECKPOINT: ClassVar[str] = "best.pt"
     LOCK: ClassVar[str] = ".lock"
+    MODEL: ClassVar[str] = "model"  # bench run --save-model: save_pretrained of model, tokenizer
     RECORD_FILES: ClassVar[tuple[str, ...]] = (CONFIG, ENV, METRICS, TRAIN_LOG, TOKENIZER)
 
     def __post_init__(self) -> None:
@@ -300,6 +302,10 @@ class RunDir:
     def lock_file(self) -> Path:
         return self.path / self.LOCK
 
+    @property
+    def model_dir(self) -> Path:
+        return self.path / self.MODEL
+
     def read_config(self) -> dict:
         """The ``config.json`` record (``config``, ``config_hash``, ``seed``, ...)."""
         return read_json(self.config_file)
@@ -329,8 +335,8 @@ class RunDir:
         return is_finished(self.path)
 
     def lock(self, wait: Callable[[str], None] | None = None) -> AbstractContextManager[bool]:
-        """:func:`run_lock` on this directory."""
-        return run_lock(self.path, wait)
+        """:func:`directory_lock` on this directory."""
+        return directory_lock(self.path, wait)
 
     def move_aside(self) -> Path:
         return move_aside(self.path)

@@ -79,10 +79,14 @@ class Strategy(nn.Module, ABC):
 
     Subclasses set ``tasks`` (the keys of :meth:`training_pairs` and of the batch) and implement
     :meth:`training_pairs` and :meth:`loss`. Evaluation feeds :meth:`predict_source` to the
-    model and reads the label out of the generated text with :meth:`parse_prediction`.
+    model and reads the label out of the generated text with :meth:`parse_prediction`; with
+    ``generate_rationales`` it generates rationales from the source of ``rationale_task``.
     """
 
     tasks: tuple[str, ...] = ("predict",)
+    rationale_task: str | None = None  # the task (one of ``tasks``) whose target is the rationale
+    tokenizer_text: tuple[str, ...] = ()  # text the training pairs add to the data (task
+    # prefixes, answer markers): a preset's trained tokenizer covers it (:func:`tokenizer_text`)
     predict_prefix: str = PREDICT_PREFIX
     label_target: bool = True  # the predict target is the bare label (candidates score alone)
     reads: frozenset[str] = frozenset()  # the LOSS_KEYS this strategy reads (a contract test
@@ -117,6 +121,17 @@ class Strategy(nn.Module, ABC):
 
 
 STRATEGIES: Registry[type[Strategy]] = Registry("strategy", entry_point_group="cotbench.strategies")
+
+
+def tokenizer_text() -> str:
+    """The ``tokenizer_text`` of every registered strategy (in name order, each piece once)
+    joined by spaces: the first text of a preset's tokenizer corpus.
+
+    It is the same for every run, so every run on the same data shares one tokenizer; a strategy
+    that declares new text changes the tokenizer of new runs (recorded runs keep their own).
+    """
+    pieces = (piece for name in STRATEGIES for piece in STRATEGIES.get(name).tokenizer_text)
+    return " ".join(dict.fromkeys(pieces))
 
 
 def reads_key(strategy: str, key: str) -> bool:

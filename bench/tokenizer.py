@@ -13,15 +13,15 @@ every sequence, as T5's own tokenizer does.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import PreTrainedTokenizerBase, T5TokenizerFast
+
+from bench.store import RunDir, directory_lock, write_text_atomic
 
 SPECIAL_TOKENS = ("<pad>", "</s>", "<unk>")  # T5's ids 0, 1, 2
 
@@ -30,6 +30,11 @@ def default_cache_dir() -> Path:
     """``$COTBENCH_CACHE`` or ``~/.cache/cotbench``."""
     env = os.environ.get("COTBENCH_CACHE")
     return Path(env) if env else Path.home() / ".cache" / "cotbench"
+
+
+def cache_entry(key: str, cache_dir: Path | None = None) -> Path:
+    """The cached tokenizer file of ``key`` (a corpus hash), named as in a run directory."""
+    return (cache_dir or default_cache_dir()) / "tokenizers" / key[:16] / RunDir.TOKENIZER
 
 
 def corpus_hash(texts: Iterable[str], vocab_size: int) -> str:
@@ -72,23 +77,10 @@ def trained_tokenizer(
     texts: list[str], vocab_size: int, cache_dir: Path | None = None
 ) -> tuple[PreTrainedTokenizerBase, Path]:
     """The Unigram tokenizer of ``texts``, trained once and cached; returns it and its file."""
-    key = corpus_hash(texts, vocab_size)
-    path = (cache_dir or default_cache_dir()) / "tokenizers" / key[:16] / "tokenizer.json"
+    path = cache_entry(corpus_hash(texts, vocab_size), cache_dir)
     if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path.parent / ".lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # one trainer per entry; the others wait, then read
+        # one trainer per entry; the others wait, then read
+        with directory_lock(path.parent, wait=lambda _: None):
             if not path.is_file():
-                _write_atomic(path, _train(texts, vocab_size).to_str())
+                write_text_atomic(path, _train(texts, vocab_size).to_str())
     return load_tokenizer(path), path
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file, flush it to disk, rename it to ``path``."""
-    with tempfile.NamedTemporaryFile(
-        "w", dir=path.parent, delete=False, suffix=".tmp", encoding="utf-8"
-    ) as tmp:
-        tmp.write(text)
-        tmp.flush()
-        os.fsync(tmp.fileno())
-    os.replace(tmp.name, path)  # atomic: a reader sees the whole file or none

@@ -43,13 +43,9 @@ from bench.errors import BenchError
 from bench.evaluate import EvalSettings, evaluate
 from bench.faults import crash_point
 from bench.provenance import file_sha256
-from bench.store import write_json, write_jsonl
+from bench.store import RunDir, write_json, write_jsonl
 from bench.strategy import Batch, Strategy
 from bench.tracking import finish_trackers, start_trackers
-
-
-class TrainingInterrupted(RuntimeError):
-    """Raised by ``interrupt_at_step`` to simulate a crash (tests of resumption)."""
 
 
 @dataclass
@@ -112,8 +108,8 @@ def checkpoint_problem(path: Path) -> str | None:
         listed = json.loads((path / CHECKSUMS).read_text())
     except (OSError, ValueError, TypeError) as err:
         return f"{type(err).__name__}: {err}"
-    if state.best_step is not None and not (path.parent / "best.pt").is_file():
-        return "best.pt missing"
+    if state.best_step is not None and not (path.parent / RunDir.BEST_CHECKPOINT).is_file():
+        return f"{RunDir.BEST_CHECKPOINT} missing"
     for name, digest in sorted(listed.items()):
         try:
             if file_sha256(path / name) != digest:
@@ -177,60 +173,58 @@ def _save_best(accelerator: Accelerator, module: nn.Module, path: Path) -> None:
     accelerator.wait_for_everyone()
 
 
-def train(
-    *,
-    config: RunConfig,
-    accelerator: Accelerator,
-    model: nn.Module,
-    tokenizer: PreTrainedTokenizerBase,
-    strategy: Strategy,
-    encoded: dict[str, EncodedTask],
-    valid: Sequence[Example],
-    eval_settings: EvalSettings,
-    work_dir: Path,
-    interrupt_at_step: int | None = None,
-    on_validation: Callable[[int, dict], None] | None = None,
-    echo: Callable[[str], None] = print,
-    run_name: str | None = None,
-) -> TrainState:
-    """Train ``model`` with ``strategy``; returns the final loop state.
+@dataclass(frozen=True)
+class TrainingJob:
+    """What one run trains: the model with its tokenizer and strategy, the encoded training
+    pairs, and the validation split with its evaluation settings."""
 
-    ``on_validation(step, metrics)`` is called after every validation evaluation (e.g. to report
-    to an Optuna pruner); an exception it raises stops training and propagates.
+    config: RunConfig
+    accelerator: Accelerator
+    model: nn.Module
+    tokenizer: PreTrainedTokenizerBase
+    strategy: Strategy
+    encoded: dict[str, EncodedTask]
+    valid: Sequence[Example]
+    eval_settings: EvalSettings
 
-    The best-on-validation weights are left in ``work_dir/checkpoints/best.pt`` (model +
-    strategy state dict); the model in memory holds the last weights. The accelerator's
-    trackers (:mod:`bench.tracking`; ``run_name`` names the run there) follow the loop.
+
+@dataclass(frozen=True)
+class TrainHooks:
+    """Where the loop reports; an exception raised by a callback stops training and propagates.
+
+    ``on_step(step)`` runs after every optimizer step, once its checkpoint (when due) is saved
+    (tests raise there to simulate a crash); ``on_validation(step, metrics)`` after every
+    validation evaluation (e.g. to report to an Optuna pruner).
     """
-    start_trackers(accelerator, config, run_name or work_dir.name)
-    try:
-        return _train(
-            config, accelerator, model, tokenizer, strategy, encoded, valid, eval_settings,
-            work_dir, interrupt_at_step, on_validation, echo,
-        )  # fmt: skip
-    finally:
-        finish_trackers(accelerator)
+
+    echo: Callable[[str], None] = print
+    on_step: Callable[[int], None] | None = None
+    on_validation: Callable[[int, dict], None] | None = None
 
 
-def _train(
-    config: RunConfig,
-    accelerator: Accelerator,
-    model: nn.Module,
-    tokenizer: PreTrainedTokenizerBase,
-    strategy: Strategy,
-    encoded: dict[str, EncodedTask],
-    valid: Sequence[Example],
-    eval_settings: EvalSettings,
-    work_dir: Path,
-    interrupt_at_step: int | None,
-    on_validation: Callable[[int, dict], None] | None,
-    echo: Callable[[str], None],
+def train(
+    job: TrainingJob, run: RunDir, hooks: TrainHooks, run_name: str | None = None
 ) -> TrainState:
+    """Train ``job``'s model with its strategy; returns the final loop state.
+
+    The best-on-validation weights are left in ``run.best_checkpoint`` (model + strategy state
+    dict); the model in memory holds the last weights. The accelerator's trackers
+    (:mod:`bench.tracking`; ``run_name`` names the run there) follow the loop.
+    """
+    start_trackers(job.accelerator, job.config, run_name or run.name)
+    try:
+        return _train(job, run, hooks)
+    finally:
+        finish_trackers(job.accelerator)
+
+
+def _train(job: TrainingJob, run: RunDir, hooks: TrainHooks) -> TrainState:
     """The loop of :func:`train`."""
+    config, accelerator, encoded = job.config, job.accelerator, job.encoded
     set_seed(config.seed)
-    ckpt_dir = work_dir / "checkpoints"
+    ckpt_dir = run.checkpoints_dir
     ckpt_dir.mkdir(parents=True, exist_ok=True)
-    module = TrainingModule(model, strategy)
+    module = TrainingModule(job.model, job.strategy)
     optimizer = torch.optim.AdamW(
         module.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
@@ -238,7 +232,7 @@ def _train(
     module, optimizer, scheduler = accelerator.prepare(module, optimizer, scheduler)
 
     state = TrainState()
-    latest = _resume_point(ckpt_dir, echo) if accelerator.is_main_process else None
+    latest = _resume_point(ckpt_dir, hooks.echo) if accelerator.is_main_process else None
     latest = broadcast_object(accelerator, latest)
     if latest is not None:
         accelerator.load_state(str(latest))
@@ -302,26 +296,31 @@ def _train(
             window_start = time.perf_counter()
 
         if state.step % config.eval_every == 0 or state.step == config.max_steps:
-            metrics, _ = evaluate(
-                unwrapped.model, tokenizer, unwrapped.strategy, valid, eval_settings, "validating"
-            )
+            metrics = evaluate(
+                unwrapped.model,
+                job.tokenizer,
+                unwrapped.strategy,
+                job.valid,
+                job.eval_settings,
+                "validating",
+            ).metrics
             state.history.append({"kind": "valid", "step": state.step, **metrics})
             accelerator.log(_scalars("valid", metrics), step=state.step)
             if metrics["accuracy"] > state.best_accuracy:
                 state.best_accuracy, state.best_step = metrics["accuracy"], state.step
-                _save_best(accelerator, unwrapped, ckpt_dir / "best.pt")
-            if on_validation is not None:
-                on_validation(state.step, metrics)
+                _save_best(accelerator, unwrapped, run.best_checkpoint)
+            if hooks.on_validation is not None:
+                hooks.on_validation(state.step, metrics)
 
         if state.step % config.checkpoint_every == 0 and state.step < config.max_steps:
             _save_checkpoint(accelerator, state, ckpt_dir)
             if accelerator.is_main_process:
-                write_jsonl(work_dir / "train_log.jsonl", state.history)
-        if interrupt_at_step is not None and state.step == interrupt_at_step:
-            raise TrainingInterrupted(f"interrupted at step {state.step}")
+                write_jsonl(run.train_log_file, state.history)
+        if hooks.on_step is not None:
+            hooks.on_step(state.step)
     bar.close()
     if accelerator.is_main_process:
-        write_jsonl(work_dir / "train_log.jsonl", state.history)
+        write_jsonl(run.train_log_file, state.history)
     return state
 
 
@@ -346,7 +345,7 @@ def patience_spent(state: TrainState, config: RunConfig) -> bool:
     return len(since_best) >= patience
 
 
-def load_best(module_model: nn.Module, strategy: Strategy, work_dir: Path) -> None:
+def load_best(module_model: nn.Module, strategy: Strategy, run: RunDir) -> None:
     """Load the best-on-validation weights saved by :func:`train` into model and strategy."""
-    state = torch.load(work_dir / "checkpoints" / "best.pt", map_location="cpu", weights_only=True)
+    state = torch.load(run.best_checkpoint, map_location="cpu", weights_only=True)
     TrainingModule(module_model, strategy).load_state_dict(state)

@@ -17,7 +17,7 @@ from torch import nn
 
 from baselines._dss import DistillingStepByStep
 from bench.losses import pooled_cross_entropy, pooled_log_distribution
-from bench.strategy import STRATEGIES, TaskOutput
+from bench.strategy import LOSS_KEYS, STRATEGIES, TaskOutput
 from method._mi import InfoNCEHead, mi_code_from_log_probs
 
 
@@ -25,17 +25,7 @@ from method._mi import InfoNCEHead, mi_code_from_log_probs
 class DSSWithMI(DistillingStepByStep):
     """DSS plus ``alpha3`` times the chosen MI term (logged as ``mi``)."""
 
-    reads = frozenset(
-        {
-            "alpha1",
-            "alpha2",
-            "alpha3",
-            "mi_variant",
-            "mi_stop_grad",
-            "infonce_dim",
-            "infonce_temperature",
-        }
-    )
+    reads = LOSS_KEYS  # every loss key: DSS's weights, alpha3 and the MI term's settings
 
     def __init__(self, config) -> None:
         super().__init__(config)

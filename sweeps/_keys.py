@@ -2,8 +2,8 @@
 
 Any key of :func:`bench.config.valid_keys` can vary except the ones with their own flags
 (``dataset``, ``strategy``, ``seed``) and the ones that never change a run's numbers. Default
-grids come from ``sweeps/ablate.yaml``; keys with a fixed set of choices and boolean keys vary over
-all of their choices.
+grids come from ``sweeps/ablate.yaml``; keys with a fixed set of choices
+(:data:`bench.config.CHOICES`) and boolean keys vary over all of their choices.
 """
 
 from __future__ import annotations
@@ -16,32 +16,16 @@ from typing import Any
 import yaml
 
 from bench.config import (
-    CHECKPOINT_SELECTIONS,
-    LABEL_TYPES,
-    MI_VARIANTS,
-    PRECISIONS,
-    TEACHERS,
-    TOKENIZERS,
+    CHOICES,
     UNHASHED_KEYS,
     RunConfig,
     apply_overrides,
+    config_value,
     valid_keys,
 )
-from bench.data import NOISE_TYPES, SYNTH_COMBINES, SYNTH_FAMILIES
 from bench.errors import ConfigError
 
 OWN_FLAGS = {"dataset": "--datasets", "strategy": "--strategies", "seed": "--seeds"}
-CHOICES: dict[str, tuple[str, ...]] = {
-    "mi_variant": MI_VARIANTS,
-    "noise.type": NOISE_TYPES,
-    "label_type": LABEL_TYPES,
-    "teacher": TEACHERS,
-    "select": CHECKPOINT_SELECTIONS,
-    "precision": PRECISIONS,
-    "tokenizer": TOKENIZERS,
-    "synth.family": SYNTH_FAMILIES,
-    "synth.combine": SYNTH_COMBINES,
-}
 
 
 def vary_keys() -> list[str]:
@@ -57,14 +41,6 @@ def check_vary_key(key: str) -> None:
         raise ConfigError(f"--vary {key}: {key} does not change a run's numbers")
     if key not in valid_keys():
         raise ConfigError(f"--vary {key}: unknown config key; valid keys: {', '.join(vary_keys())}")
-
-
-def config_value(config: RunConfig, key: str) -> Any:
-    """The value of a dotted ``key`` in ``config`` (``"noise.level"`` -> ``config.noise.level``)."""
-    value: Any = config
-    for part in key.split("."):
-        value = getattr(value, part)
-    return value
 
 
 def _field_type(key: str) -> Any:

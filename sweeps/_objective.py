@@ -9,30 +9,19 @@ several runs reports them one after another on a shared step axis.
 
 from __future__ import annotations
 
-import fcntl
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from bench.config import RunConfig
 from bench.runner import run_one
-from bench.store import read_jsonl, run_dir
+from bench.store import RunDir
 from sweeps.liveness import WORKER_ATTR
 from sweeps.spec import SweepSpec
 
 STUDY_ATTR = "study"  # trial user attr: the study name
 NUMBER_ATTR = "trial_number"  # trial user attr: the trial's number
 RUNS_ATTR = "run_dirs"  # trial user attr: the trial's run directories
-
-
-def _wait_for_other_worker(directory: Path) -> None:
-    """Block while another process trains this run (two trials with equal parameters)."""
-    lock = directory / ".lock"
-    if not lock.is_file():
-        return
-    with open(lock) as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class Objective:
@@ -52,12 +41,12 @@ class Objective:
         self.on_start()
         plan = self.spec.plan(self.spec.space.suggest(trial))
         runs_dir = Path(self.spec.runs_dir)
-        directories = [run_dir(runs_dir, plan.suite, c) for c in plan.configs]
-        trial.set_user_attr(RUNS_ATTR, [str(d) for d in directories])
+        runs = [RunDir.of(runs_dir, plan.suite, c) for c in plan.configs]
+        trial.set_user_attr(RUNS_ATTR, [str(run.path) for run in runs])
         scores = []
         offset = 0  # step offset of the current run on the trial's step axis
-        for config, directory in zip(plan.configs, directories, strict=True):
-            scores.append(self._run(trial, config, (plan.suite, plan.profile), directory, offset))
+        for config in plan.configs:
+            scores.append(self._run(trial, config, (plan.suite, plan.profile), offset))
             offset += config.max_steps
         return sum(scores) / len(scores)
 
@@ -66,7 +55,6 @@ class Objective:
         trial: Any,
         config: RunConfig,
         origin: tuple[str, str],
-        directory: Path,
         offset: int,
     ) -> float:
         import optuna
@@ -76,7 +64,6 @@ class Objective:
             if trial.should_prune():
                 raise optuna.TrialPruned(f"{config.dataset} {config.strategy} at step {step}")
 
-        _wait_for_other_worker(directory)
         suite, profile = origin
         result = run_one(
             config,
@@ -86,8 +73,10 @@ class Objective:
             data_dir=self.spec.data_dir,
             on_validation=report,
         )
+        # run_one holds the run's lock: a trial with another worker's parameters waits for that
+        # worker's run and then reads it as a cache hit
         if result.cached:  # replay the validation curve so the pruner sees this trial
-            for record in read_jsonl(directory / "train_log.jsonl"):
+            for record in RunDir(result.directory).read_train_log():
                 if record["kind"] == "valid":
                     trial.report(record["accuracy"], offset + record["step"])
         return result.metrics["valid_best_accuracy"]

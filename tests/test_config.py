@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 import pytest
 
+from bench.cli import main
 from bench.config import (
+    CHOICES,
     HASHED_ONLY_IF_CHANGED,
     UNHASHED_KEYS,
     RunConfig,
@@ -74,6 +77,23 @@ def test_bad_values_fail_with_one_line_naming_the_key(overrides, message):
     with pytest.raises(ConfigError, match=message) as err:
         apply_overrides(RunConfig(), overrides).validate()
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("key", sorted(CHOICES))
+def test_a_value_outside_a_keys_choices_is_refused(key):
+    bogus = 99 if isinstance(CHOICES[key][0], int) else "bogus"
+    with pytest.raises(ConfigError, match=f"^{re.escape(key)}: expected one of "):
+        apply_overrides(RunConfig(), {key: bogus}).validate()
+
+
+@pytest.mark.parametrize("key", sorted(CHOICES))
+def test_every_key_with_choices_can_be_ablated_over_all_of_them(key, tmp_path, capsys):
+    """The choices are declared once (``closed_eval`` had no ablation grid)."""
+    argv = ["ablate", "--vary", key, "--suite", "smoke", "--dry-run", "--runs-dir", str(tmp_path)]
+    assert main(argv) == 0, capsys.readouterr().err
+    grid = ", ".join(map(str, CHOICES[key]))
+    assert f"ablation of {key}: {grid}\n" in capsys.readouterr().out
+    assert not any(tmp_path.iterdir())
 
 
 def test_hash_ignores_seed_and_bookkeeping_but_not_maths():

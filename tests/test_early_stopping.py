@@ -8,8 +8,7 @@ import pytest
 
 from bench.runner import run_one
 from bench.store import read_json, read_jsonl, run_dir
-from bench.trainer import TrainingInterrupted
-from tests.helpers import tiny_config
+from tests.helpers import Interrupted, interrupt_at, run_numbers, tiny_config
 
 pytestmark = pytest.mark.slow
 
@@ -22,15 +21,6 @@ STOPPING = {
     "eval_every": 2,
     "early_stopping_patience": 2,
 }
-
-
-def _numbers(directory):
-    metrics = read_json(directory / "metrics.json")
-    log = [
-        {k: v for k, v in r.items() if k != "examples_per_s"}
-        for r in read_jsonl(directory / "train_log.jsonl")
-    ]
-    return metrics["test"], metrics["best_step"], metrics["steps"], log
 
 
 def test_training_stops_after_patience_validations_without_a_new_best(tmp_path):
@@ -51,11 +41,11 @@ def test_training_stops_after_patience_validations_without_a_new_best(tmp_path):
 def test_an_early_stopped_run_resumes_to_the_same_numbers(tmp_path):
     config = tiny_config(**STOPPING)
     whole = run_one(config, suite="t", runs_dir=tmp_path / "whole", echo=lambda _: None)
-    with pytest.raises(TrainingInterrupted):
-        run_one(config, suite="t", runs_dir=tmp_path, interrupt_at_step=3, echo=lambda _: None)
+    with pytest.raises(Interrupted):
+        run_one(config, suite="t", runs_dir=tmp_path, on_step=interrupt_at(3), echo=lambda _: None)
     assert (run_dir(tmp_path, "t", config) / "checkpoints").is_dir()
     resumed = run_one(config, suite="t", runs_dir=tmp_path, echo=lambda _: None)
-    assert _numbers(resumed.directory) == _numbers(whole.directory)
+    assert run_numbers(resumed.directory) == run_numbers(whole.directory)
 
 
 def test_patience_off_trains_every_step(tmp_path):

@@ -49,12 +49,13 @@ def trained():
 
 def test_scoring_predicts_exactly_what_generation_predicts(trained):
     model, tokenizer, strategy, test, settings = trained
-    gen_metrics, gen = evaluate(model, tokenizer, strategy, test, settings)
+    generated = evaluate(model, tokenizer, strategy, test, settings)
     score_settings = dataclasses.replace(settings, closed_eval="score")
-    score_metrics, scored = evaluate(model, tokenizer, strategy, test, score_settings)
+    scored = evaluate(model, tokenizer, strategy, test, score_settings)
+    gen = generated.records
     in_candidates = [g["generated"] in ex.candidates for g, ex in zip(gen, test, strict=True)]
     assert any(in_candidates) and not all(in_candidates)  # both branches are exercised
-    for g, s, inside in zip(gen, scored, in_candidates, strict=True):
+    for g, s, inside in zip(gen, scored.records, in_candidates, strict=True):
         assert s["correct"] == g["correct"]
         if inside:
             assert s["prediction"] == g["prediction"] == s["generated"]
@@ -63,8 +64,8 @@ def test_scoring_predicts_exactly_what_generation_predicts(trained):
             assert s["prediction"] == "" and s["generated"] is None and s["confidence"] == 0
         for c, p in g["candidate_probs"].items():
             assert s["candidate_probs"][c] == pytest.approx(p, abs=1e-5)
-    assert score_metrics["accuracy"] == gen_metrics["accuracy"]
-    assert score_metrics["candidate_accuracy"] == gen_metrics["candidate_accuracy"]
+    assert scored.metrics["accuracy"] == generated.metrics["accuracy"]
+    assert scored.metrics["candidate_accuracy"] == generated.metrics["candidate_accuracy"]
 
 
 def test_candidate_scores_equal_the_models_own_loss(trained):
@@ -134,10 +135,10 @@ def test_grouped_evaluation_gives_the_plain_records_in_order(trained, closed_eva
     model, tokenizer, strategy, test, settings = trained
     plain_settings = dataclasses.replace(settings, closed_eval=closed_eval)
     grouped_settings = dataclasses.replace(plain_settings, length_grouping=True)
-    plain_metrics, plain = evaluate(model, tokenizer, strategy, test, plain_settings)
-    grouped_metrics, grouped = evaluate(model, tokenizer, strategy, test, grouped_settings)
-    assert [r["id"] for r in grouped] == [ex.id for ex in test]
-    for p, g in zip(plain, grouped, strict=True):
+    plain = evaluate(model, tokenizer, strategy, test, plain_settings)
+    grouped = evaluate(model, tokenizer, strategy, test, grouped_settings)
+    assert [r["id"] for r in grouped.records] == [ex.id for ex in test]
+    for p, g in zip(plain.records, grouped.records, strict=True):
         assert (g["prediction"], g["correct"], g["generated"]) == (
             p["prediction"],
             p["correct"],
@@ -146,7 +147,18 @@ def test_grouped_evaluation_gives_the_plain_records_in_order(trained, closed_eva
         assert g["confidence"] == pytest.approx(p["confidence"], rel=1e-4, abs=1e-6)
         for c, prob in p["candidate_probs"].items():
             assert g["candidate_probs"][c] == pytest.approx(prob, abs=1e-5)
-    assert grouped_metrics["accuracy"] == plain_metrics["accuracy"]
+    assert grouped.metrics["accuracy"] == plain.metrics["accuracy"]
+
+
+def test_rationales_are_generated_from_the_strategys_rationale_task(trained):
+    model, tokenizer, finetune, test, settings = trained
+    settings = dataclasses.replace(settings, generate_rationales=True)
+    plain = evaluate(model, tokenizer, finetune, test[:4], settings)
+    assert all("rationale" not in r for r in plain.records)  # finetune has no rationale task
+    dss = STRATEGIES.get("dss")(tiny_config(strategy="dss"))
+    sources = ["explain: " + ex.text_input(tokenizer.eos_token) for ex in test[:4]]
+    records = evaluate(model, tokenizer, dss, test[:4], settings).records
+    assert [r["rationale"] for r in records] == generate(model, tokenizer, sources, settings)[0]
 
 
 def test_a_terminal_gets_an_evaluation_progress_bar(trained, monkeypatch, capsys):

@@ -29,7 +29,14 @@ from bench.provenance import file_sha256
 from bench.runner import run_one
 from bench.store import DamagedRun, read_json, read_jsonl, run_dir, write_json
 from reports.bundle import MANIFEST, verify_bundle
-from tests.helpers import TINY, tiny_config
+from tests.helpers import (
+    TINY,
+    Interrupted,
+    interrupt_at,
+    one_line_error,
+    run_numbers,
+    tiny_config,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -44,23 +51,6 @@ class SimulatedCrash(BaseException):
 
 def _quiet(_: str) -> None:
     pass
-
-
-def _numbers(directory: Path) -> tuple:
-    """What must not change: test metrics, best step, predictions, losses, tokenizer."""
-    metrics = read_json(directory / "metrics.json")
-    losses = [
-        {k: v for k, v in r.items() if k != "examples_per_s"}
-        for r in read_jsonl(directory / "train_log.jsonl")
-    ]
-    return (
-        metrics["test"],
-        metrics["best_step"],
-        read_jsonl(directory / "predictions.jsonl"),
-        read_jsonl(directory / "predictions-last.jsonl"),
-        losses,
-        file_sha256(directory / "tokenizer.json"),
-    )
 
 
 @pytest.fixture(autouse=True)
@@ -93,10 +83,8 @@ def crash_at(monkeypatch):
 
 
 def _interrupted(config, runs: Path, step: int = 5) -> Path:
-    from bench.trainer import TrainingInterrupted
-
-    with pytest.raises(TrainingInterrupted):
-        run_one(config, suite=SUITE, runs_dir=runs, interrupt_at_step=step, echo=_quiet)
+    with pytest.raises(Interrupted):
+        run_one(config, suite=SUITE, runs_dir=runs, on_step=interrupt_at(step), echo=_quiet)
     return run_dir(runs, SUITE, config)
 
 
@@ -119,7 +107,7 @@ def test_resume_with_another_tokenizer_cache_keeps_the_runs_tokenizer(
     resumed = run_one(config, suite=SUITE, runs_dir=tmp_path / "runs", echo=messages.append)
     assert not list(other.glob("tokenizers/*/tokenizer.json"))  # nothing was trained
     assert (directory / "env.json").read_text() == env_before
-    assert _numbers(resumed.directory) == _numbers(whole)
+    assert run_numbers(resumed.directory) == run_numbers(whole)
 
 
 # -- 2. finishing a run is crash-safe -----------------------------------------------------------
@@ -135,7 +123,7 @@ def test_a_crash_at_any_point_resumes_to_the_same_numbers(reference, tmp_path, c
         run_one(config, suite=SUITE, runs_dir=tmp_path, echo=_quiet)
     rerun = run_one(config, suite=SUITE, runs_dir=tmp_path, echo=_quiet)
     assert rerun.cached == (point in {"metrics-written", "checkpoints-moved"})
-    assert _numbers(rerun.directory) == _numbers(whole)
+    assert run_numbers(rerun.directory) == run_numbers(whole)
     assert sorted(p.name for p in rerun.directory.iterdir() if p.is_dir()) == []
 
 
@@ -150,7 +138,7 @@ def test_a_half_removed_checkpoint_restarts_from_a_good_one(reference, tmp_path)
     rerun = run_one(config, suite=SUITE, runs_dir=tmp_path, echo=messages.append)
     assert any("damaged checkpoint" in m and "pytorch_model.bin" in m for m in messages)
     assert any("restarts from step 0" in m for m in messages)
-    assert _numbers(rerun.directory) == _numbers(whole)
+    assert run_numbers(rerun.directory) == run_numbers(whole)
 
 
 def test_an_unreadable_rng_state_is_not_skipped(reference, tmp_path):
@@ -164,7 +152,7 @@ def test_an_unreadable_rng_state_is_not_skipped(reference, tmp_path):
     messages = []
     rerun = run_one(config, suite=SUITE, runs_dir=tmp_path, echo=messages.append)
     assert any("random_states_0.pkl does not match" in m for m in messages)
-    assert _numbers(rerun.directory) == _numbers(whole)
+    assert run_numbers(rerun.directory) == run_numbers(whole)
 
 
 def _suite_file(tmp_path: Path) -> Path:
@@ -196,7 +184,7 @@ def test_sigkill_after_metrics_then_rerun_is_a_clean_cache_hit(reference, tmp_pa
     again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and "(cached)" in again.stdout, again.stderr[-2000:]
     assert not (directory / "checkpoints").exists()
-    assert _numbers(directory) == _numbers(whole)
+    assert run_numbers(directory) == run_numbers(whole)
 
 
 # -- 3. the tokenizer cache: one trainer per entry -----------------------------------------------
@@ -240,15 +228,6 @@ def _finished_copy(reference, tmp_path: Path) -> tuple[Path, Path]:
     return runs, target
 
 
-def _one_line_error(capsys, code: int, *needles: str) -> str:
-    err = capsys.readouterr().err
-    assert code == 2, err
-    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
-    for needle in needles:
-        assert needle in err, err
-    return err
-
-
 CORRUPTIONS = {
     "metrics truncated": ("metrics.json", lambda p: p.write_text(p.read_text()[:40])),
     "metrics empty": ("metrics.json", lambda p: p.write_text("")),
@@ -269,11 +248,11 @@ def test_a_damaged_run_is_never_a_cache_hit(reference, tmp_path, capsys, corrupt
     damage(directory / name)
     suite = _suite_file(tmp_path)
     args = ["run", "--suite", str(suite), "--runs-dir", str(runs)]
-    _one_line_error(capsys, main(args), str(directory), name, "--force")
+    one_line_error(capsys, main(args), str(directory), name, "--force")
     with pytest.raises(DamagedRun):
         run_one(tiny_config(**CONFIG), suite=SUITE, runs_dir=runs, echo=_quiet)
     report = ["report", "--runs-dir", str(runs), "--out", str(tmp_path / "r.html")]
-    _one_line_error(capsys, main(report), str(directory))
+    one_line_error(capsys, main(report), str(directory))
     assert main([*args, "--dry-run"]) == 0 and "DAMAGED" in capsys.readouterr().out
 
 
@@ -285,7 +264,7 @@ def test_force_replaces_a_damaged_run(reference, tmp_path):
         tiny_config(**CONFIG), suite=SUITE, runs_dir=runs, force=True, echo=messages.append
     )
     assert "moved to" in messages[0] and not forced.cached
-    assert _numbers(forced.directory) == _numbers(reference[1])
+    assert run_numbers(forced.directory) == run_numbers(reference[1])
 
 
 def test_reports_rescore_correct_from_prediction_and_gold(reference, tmp_path):
@@ -328,10 +307,10 @@ def test_os_errors_are_one_line_naming_the_path(reference, tmp_path, capsys, mon
     blocker.write_text("")
     suite = _suite_file(tmp_path)
     code = main(["run", "--suite", str(suite), "--runs-dir", str(blocker / "runs")])
-    _one_line_error(capsys, code, str(blocker))
+    one_line_error(capsys, code, str(blocker))
     runs, _ = _finished_copy(reference, tmp_path)
     code = main(["report", "--runs-dir", str(runs), "--out", str(blocker / "r.html")])
-    _one_line_error(capsys, code, str(blocker))
+    one_line_error(capsys, code, str(blocker))
     import bench.store
 
     def full(path, text):
@@ -339,7 +318,7 @@ def test_os_errors_are_one_line_naming_the_path(reference, tmp_path, capsys, mon
 
     monkeypatch.setattr(bench.store, "write_text_atomic", full)
     code = main(["run", "--suite", str(suite), "--runs-dir", str(tmp_path / "fresh")])
-    _one_line_error(capsys, code, "No space left on device", "config.json")
+    one_line_error(capsys, code, "No space left on device", "config.json")
 
 
 def test_ctrl_c_is_one_line_saying_rerunning_resumes(monkeypatch, capsys):
@@ -358,22 +337,6 @@ def test_ctrl_c_is_one_line_saying_rerunning_resumes(monkeypatch, capsys):
 
 
 @pytest.mark.parametrize(
-    ("args", "needle"),
-    [
-        (["--seeds", "a,b"], "--seeds a,b"),
-        (["--seeds", "-1"], "--seeds -1"),
-        (["--set", "vocab_size=0"], "vocab_size"),
-        (["--set", "lr=.inf"], "lr: expected a finite number"),
-        (["--set", "alpha3=.nan"], "alpha3"),
-        (["--set", "lr=0"], "lr: expected a value > 0"),
-    ],
-)
-def test_bad_settings_are_one_line(tmp_path, capsys, args, needle):
-    code = main(["run", "--suite", "smoke", "--runs-dir", str(tmp_path), "--dry-run", *args])
-    _one_line_error(capsys, code, needle)
-
-
-@pytest.mark.parametrize(
     ("text", "needle"),
     [
         ("datasets: [synth\nseeds: [0]\n", "not valid YAML at line 2"),
@@ -386,7 +349,7 @@ def test_malformed_suite_files_are_one_line(tmp_path, capsys, text, needle):
     path = tmp_path / "bad.yaml"
     path.write_text(text)
     code = main(["run", "--suite", str(path), "--runs-dir", str(tmp_path), "--dry-run"])
-    _one_line_error(capsys, code, "suite", needle)
+    one_line_error(capsys, code, "suite", needle)
 
 
 def test_an_empty_split_is_refused(monkeypatch):
@@ -440,9 +403,9 @@ def test_verify_rescores_correct_and_checks_the_run_list(smoke_bundle):
 
 def test_verify_a_garbage_manifest_is_one_line(smoke_bundle, capsys):
     (smoke_bundle / MANIFEST).write_text("[1, 2")
-    _one_line_error(capsys, main(["verify", str(smoke_bundle)]), MANIFEST, "not valid JSON")
+    one_line_error(capsys, main(["verify", str(smoke_bundle)]), MANIFEST, "not valid JSON")
     (smoke_bundle / MANIFEST).write_text('{"files": 3}')
-    _one_line_error(capsys, main(["verify", str(smoke_bundle)]), MANIFEST)
+    one_line_error(capsys, main(["verify", str(smoke_bundle)]), MANIFEST)
 
 
 # -- 7. sweeps: a restarted or extended study does not replay its trials -------------------------
@@ -494,7 +457,7 @@ def test_a_run_uses_its_own_thread_count_whatever_the_process_has(tmp_path):
         torch.set_num_threads(before)
     assert read_json(a.directory / "env.json")["torch_threads"] == 1
     assert read_json(b.directory / "env.json")["torch_threads"] == 1
-    assert _numbers(a.directory) == _numbers(b.directory)
+    assert run_numbers(a.directory) == run_numbers(b.directory)
     config = tiny_config(strategy="finetune")
     directory = _interrupted(config, tmp_path / "c", step=3)
     env = read_json(directory / "env.json")
@@ -513,4 +476,4 @@ def test_a_damaged_encoding_cache_entry_is_rebuilt(reference, tmp_path):
     for entry in entries:
         entry.write_bytes(entry.read_bytes()[:100])
     fresh = run_one(config, suite=SUITE, runs_dir=tmp_path, echo=_quiet)
-    assert _numbers(fresh.directory) == _numbers(whole)
+    assert run_numbers(fresh.directory) == run_numbers(whole)

@@ -25,7 +25,8 @@ from bench.models import fuse_activations, load_model
 from bench.runner import load_run_data, run_one, tokenizer_corpus
 from bench.store import read_json, read_jsonl
 from bench.suites import load_suite, plan_runs
-from bench.trainer import TrainingInterrupted, make_accelerator
+from bench.trainer import make_accelerator
+from tests.helpers import Interrupted, interrupt_at
 
 pytestmark = [pytest.mark.slow, pytest.mark.realdata]
 
@@ -123,8 +124,8 @@ def test_profile_trains_checkpoints_and_resumes(
         runner, "fuse_activations", lambda model: fused.append(fuse_activations(model))
     )
     kwargs = dict(suite="paper-table", profile=profile, runs_dir=tmp_path / "runs")
-    with pytest.raises(TrainingInterrupted):
-        run_one(config, **kwargs, interrupt_at_step=1)
+    with pytest.raises(Interrupted):
+        run_one(config, **kwargs, on_step=interrupt_at(1))
     layers = T5_V1_1[config.model]["num_layers"] + T5_V1_1[config.model]["num_decoder_layers"]
     assert fused == [layers]  # one gated-GELU per feed-forward block, all swapped
     result = run_one(config, **kwargs)  # resumes from the step-1 checkpoint

@@ -12,25 +12,10 @@ from bench.cli import main
 from bench.errors import BenchError
 from bench.plan import execute_plan
 from bench.runner import run_one
-from bench.store import iter_runs, read_json, read_jsonl, run_dir, run_lock
-from bench.trainer import TrainingInterrupted
-from tests.helpers import tiny_config
+from bench.store import RunDir, iter_runs, read_json, read_jsonl, run_dir
+from tests.helpers import Interrupted, interrupt_at, one_line_error, run_numbers, tiny_config
 
 pytestmark = pytest.mark.slow
-
-
-def _numbers(directory):
-    metrics = read_json(directory / "metrics.json")
-    losses = [
-        {k: v for k, v in r.items() if k != "examples_per_s"}
-        for r in read_jsonl(directory / "train_log.jsonl")
-    ]
-    return (
-        metrics["test"],
-        metrics["best_step"],
-        read_jsonl(directory / "predictions.jsonl"),
-        losses,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -78,19 +63,19 @@ def test_run_directory_holds_every_file(reference_run):
 def test_same_seed_gives_identical_numbers(reference_run, tmp_path):
     config, first = reference_run
     second = run_one(config, suite="t", runs_dir=tmp_path, echo=lambda _: None)
-    assert _numbers(second.directory) == _numbers(first.directory)
+    assert run_numbers(second.directory) == run_numbers(first.directory)
 
 
 def test_interrupted_run_resumes_to_the_same_numbers(reference_run, tmp_path):
     config, uninterrupted = reference_run
-    with pytest.raises(TrainingInterrupted):
-        run_one(config, suite="t", runs_dir=tmp_path, interrupt_at_step=5, echo=lambda _: None)
+    with pytest.raises(Interrupted):
+        run_one(config, suite="t", runs_dir=tmp_path, on_step=interrupt_at(5), echo=lambda _: None)
     directory = run_dir(tmp_path, "t", config)
     assert not (directory / "metrics.json").exists()
     assert [p.name for p in (directory / "checkpoints").glob("step-*")] == ["step-00000004"]
     resumed = run_one(config, suite="t", runs_dir=tmp_path, echo=lambda _: None)
     assert not resumed.cached
-    assert _numbers(resumed.directory) == _numbers(uninterrupted.directory)
+    assert run_numbers(resumed.directory) == run_numbers(uninterrupted.directory)
 
 
 def test_run_with_the_speed_keys_resumes_exactly_and_keeps_test_order(reference_run, tmp_path):
@@ -105,13 +90,13 @@ def test_run_with_the_speed_keys_resumes_exactly_and_keeps_test_order(reference_
         closed_eval="score",
     )
     whole = run_one(config, suite="t", runs_dir=tmp_path / "whole", echo=lambda _: None)
-    with pytest.raises(TrainingInterrupted):
-        run_one(config, suite="t", runs_dir=tmp_path, interrupt_at_step=5, echo=lambda _: None)
+    with pytest.raises(Interrupted):
+        run_one(config, suite="t", runs_dir=tmp_path, on_step=interrupt_at(5), echo=lambda _: None)
     resumed = run_one(config, suite="t", runs_dir=tmp_path, echo=lambda _: None)
-    assert _numbers(resumed.directory) == _numbers(whole.directory)
+    assert run_numbers(resumed.directory) == run_numbers(whole.directory)
     ids = [r["id"] for r in read_jsonl(whole.directory / "predictions.jsonl")]
     assert ids == [r["id"] for r in read_jsonl(plain.directory / "predictions.jsonl")]
-    assert _numbers(whole.directory)[3] != _numbers(plain.directory)[3]  # other batches
+    assert run_numbers(whole.directory).log != run_numbers(plain.directory).log  # other batches
 
 
 def test_cache_hit_and_force(tmp_path):
@@ -130,18 +115,18 @@ def test_cache_hit_and_force(tmp_path):
 def test_locked_run_waits_for_the_other_process(tmp_path):
     """A run another process holds is waited for, not an error for the whole command."""
     config = tiny_config(strategy="finetune", max_steps=2, eval_every=2)
-    directory = run_dir(tmp_path, "t", config)
+    run = RunDir.of(tmp_path, "t", config)
     held, release = threading.Event(), threading.Event()
 
     def hold() -> None:
-        with run_lock(directory):
+        with run.lock():
             held.set()
             release.wait(10)
 
     holder = threading.Thread(target=hold)
     holder.start()
     held.wait(10)
-    with pytest.raises(BenchError, match="locked"), run_lock(directory):
+    with pytest.raises(BenchError, match="locked"), run.lock():
         pass  # without a wait callback the lock is refused at once
     threading.Timer(0.5, release.set).start()
     messages: list[str] = []
@@ -166,12 +151,19 @@ def test_cli_dry_run_plans_without_training(tmp_path, capsys):
         (["--strategies", "dss+zz"], "unknown strategy"),
         (["--profile", "gpu9"], "unknown profile"),
         (["--datasets", "imagenet"], "unknown dataset"),
+        (["--seeds", "a,b"], "--seeds a,b"),
+        (["--seeds", "-1"], "--seeds -1"),
+        (["--set", "vocab_size=0"], "vocab_size"),
+        (["--set", "lr=.inf"], "lr: expected a finite number"),
+        (["--set", "alpha3=.nan"], "alpha3"),
+        (["--set", "lr=0"], "lr: expected a value > 0"),
     ],
 )
 def test_cli_bad_config_is_one_line_exit_2(tmp_path, capsys, args, message):
-    code = main(["run", "--suite", "smoke", "--runs-dir", str(tmp_path), *args])
-    err = capsys.readouterr().err
-    assert code == 2 and message in err and err.count("\n") == 1 and "Traceback" not in err
+    """Bad settings fail before anything trains (or is written), dry run or not."""
+    for dry_run in ([], ["--dry-run"]):
+        code = main(["run", "--suite", "smoke", "--runs-dir", str(tmp_path), *dry_run, *args])
+        one_line_error(capsys, code, message)
     assert not any(tmp_path.iterdir())
 
 
@@ -211,20 +203,20 @@ def test_save_model_keeps_the_selected_checkpoint_without_changing_the_config(tm
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
     from bench.evaluate import EvalSettings, evaluate
-    from bench.runner import MODEL_DIR, load_run_data
+    from bench.runner import load_run_data
     from bench.strategy import STRATEGIES
 
     config = tiny_config(strategy="finetune")
     result = run_one(config, suite="t", runs_dir=tmp_path, echo=lambda _: None, save_model=True)
     assert result.directory == run_dir(tmp_path, "t", config)  # same hash, same place
-    saved = result.directory / MODEL_DIR
+    saved = RunDir(result.directory).model_dir
     model = AutoModelForSeq2SeqLM.from_pretrained(saved)
     tokenizer = AutoTokenizer.from_pretrained(saved)
     splits = load_run_data(config)
     settings = EvalSettings.for_run(config, splits.metric)
-    _, records = evaluate(
+    records = evaluate(
         model, tokenizer, STRATEGIES.get("finetune")(config), splits.test, settings
-    )
+    ).records
     recorded = read_jsonl(result.directory / "predictions.jsonl")  # the selected checkpoint's
     assert [r["prediction"] for r in records] == [r["prediction"] for r in recorded]
     assert [r["confidence"] for r in records] == pytest.approx([r["confidence"] for r in recorded])

@@ -61,6 +61,21 @@ def test_contract(data, name, overrides):
     assert grads and any(g.abs().sum() > 0 for g in grads)
 
 
+def test_rationale_task_and_tokenizer_text(data):
+    """A strategy names the task whose target is the rationale (evaluation generates rationales
+    with it); the tokenizer corpus opens with the text the strategies declare, the string it
+    always was (so recorded tokenizers and bundles stay what they are)."""
+    example = data.train[0]
+    for name in STRATEGIES.names():
+        strategy = STRATEGIES.get(name)(tiny_config(strategy=name))
+        if strategy.rationale_task is not None:
+            pair = strategy.training_pairs(example, "</s>")[strategy.rationale_task]
+            assert strategy.rationale_task in strategy.tasks and pair.target == example.rationale
+    with_rationale = [n for n in STRATEGIES.names() if STRATEGIES.get(n).rationale_task]
+    assert with_rationale == ["dss", "dss+kl", "dss+mi"]
+    assert tokenizer_corpus(data)[0] == "predict:  explain:  So the answer is"
+
+
 class RecordingConfig:
     """A config that records which attributes are read."""
 

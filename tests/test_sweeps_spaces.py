@@ -12,7 +12,7 @@ import yaml
 
 from bench.errors import BenchError, ConfigError
 from bench.runner import RunResult
-from bench.store import write_jsonl
+from bench.store import RunDir, write_jsonl
 from sweeps._objective import Objective
 from sweeps.liveness import FAILURE_ATTR, RETRY_ATTR, WORKER_ATTR, WorkerLease, recover_orphans
 from sweeps.spaces import load_space, space_names
@@ -182,7 +182,7 @@ class _FakeRuns:
         directory.mkdir(exist_ok=True)
         if self.cached:
             write_jsonl(
-                directory / "train_log.jsonl", [{"kind": "valid", "step": 3, "accuracy": 0.25}]
+                RunDir(directory).train_log_file, [{"kind": "valid", "step": 3, "accuracy": 0.25}]
             )
         else:
             on_validation(3, {"accuracy": 0.25})
@@ -193,7 +193,6 @@ class _FakeRuns:
 def test_objective_reports_validation_to_the_pruner(tmp_path, monkeypatch, cached):
     runs = _FakeRuns(tmp_path, cached)
     monkeypatch.setattr("sweeps._objective.run_one", runs)
-    monkeypatch.setattr("sweeps._objective.run_dir", lambda *a: tmp_path / "run")
     space = load_space(
         _space_file(tmp_path, {"mi_variant": {"type": "categorical", "choices": ["code"]}})
     )

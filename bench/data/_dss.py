@@ -35,13 +35,11 @@ from dataclasses import dataclass
 from bench.data._example import DatasetSplits, Example
 from bench.data._io import DataReader, JsonLines
 from bench.data._llama3 import llama3_teacher
-from bench.data._options import LoadOptions
+from bench.data._options import LABEL_TYPES, TEACHERS, LoadOptions
 from bench.data._parsers import NLI_LABELS, PALM_PARSERS
 from bench.data._registry import DATASETS
-from bench.errors import ConfigError, DataError
+from bench.errors import ConfigError, DataError, check_choice
 
-TEACHERS = ("palm", "llama3")
-LABEL_TYPES = ("gt", "llm")
 LLAMA3_DATASETS = ("cqa", "svamp")
 
 
@@ -130,14 +128,8 @@ class InputSet:
 
 def check_options(spec: DssSpec, options: LoadOptions) -> None:
     """ConfigError for a teacher or label type that cannot be served for ``spec``."""
-    if options.teacher not in TEACHERS:
-        raise ConfigError(
-            f"teacher: expected one of {', '.join(TEACHERS)}, got {options.teacher!r}"
-        )
-    if options.label_type not in LABEL_TYPES:
-        raise ConfigError(
-            f"label_type: expected one of {', '.join(LABEL_TYPES)}, got {options.label_type!r}"
-        )
+    check_choice("teacher", options.teacher, TEACHERS)
+    check_choice("label_type", options.label_type, LABEL_TYPES)
     if options.teacher == "llama3" and spec.name not in LLAMA3_DATASETS:
         raise ConfigError(
             f"teacher 'llama3' has no outputs for {spec.name} (only for "

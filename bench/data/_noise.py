@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from bench.data._example import Example
-from bench.errors import ConfigError
+from bench.errors import ConfigError, check_choice
 
 NOISE_TYPES = ("none", "shuffle", "drop", "swap", "truncate", "numbers")
 
@@ -50,10 +50,7 @@ class NoiseConfig:
     seed: int = 0  # chooses the affected examples and the noise drawn for each
 
     def __post_init__(self) -> None:
-        if self.type not in NOISE_TYPES:
-            raise ConfigError(
-                f"noise.type: expected one of {', '.join(NOISE_TYPES)}, got {self.type!r}"
-            )
+        check_choice("noise.type", self.type, NOISE_TYPES)
         level = self.level
         if not isinstance(level, int | float) or isinstance(level, bool) or not 0.0 <= level <= 1.0:
             raise ConfigError(f"noise.level: expected a fraction in [0, 1], got {level!r}")

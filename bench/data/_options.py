@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+TEACHERS = ("palm", "llama3")  # rationale sources (llama3: cqa and svamp only)
+LABEL_TYPES = ("gt", "llm")  # train labels: gold, or the teacher's
+
 
 @dataclass(frozen=True)
 class SynthConfig:

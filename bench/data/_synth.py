@@ -32,18 +32,18 @@ from __future__ import annotations
 
 import random
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bench.data._example import DatasetSplits, Example
-from bench.data._options import LoadOptions, SynthConfig
+from bench.data._options import LABEL_TYPES, LoadOptions, SynthConfig
 from bench.data._registry import DATASETS
-from bench.errors import ConfigError
+from bench.errors import ConfigError, check_choice
 
 VERSION = "synth-v1"
 MODULUS = 10
 MULTIPLIERS = (3, 7, 9)  # units mod 10: multiplying by them is a bijection of the digits
 MAX_STEPS = len(string.ascii_lowercase) - 1  # one distinct letter per variable
-LABEL_TYPES = ("gt", "llm")
 
 
 @dataclass(frozen=True)
@@ -152,19 +152,12 @@ def _check_config(config: SynthConfig, label_type: str) -> None:
         )
     if not _is_int(config.seed):
         raise ConfigError(f"synth.seed: expected an integer, got {config.seed!r}")
-    if config.version not in VERSIONS:
-        raise ConfigError(
-            f"synth.version: expected one of {', '.join(map(str, VERSIONS))}, "
-            f"got {config.version!r}"
-        )
+    check_choice("synth.version", config.version, VERSIONS)
     if config.version == 1:
         for name, value in V2_KEYS.items():
             if getattr(config, name) != value:
                 raise ConfigError(f"synth.{name}: needs synth.version=2 (version 1 has no {name})")
-    if label_type not in LABEL_TYPES:
-        raise ConfigError(
-            f"label_type: expected one of {', '.join(LABEL_TYPES)}, got {label_type!r}"
-        )
+    check_choice("label_type", label_type, LABEL_TYPES)
 
 
 def _is_int(value: object) -> bool:
@@ -209,29 +202,32 @@ def load_synth(options: LoadOptions) -> DatasetSplits:
         from bench.data._synth_v2 import load_v2  # imports this module's chain helpers
 
         return load_v2(options)
+    knobs = f"steps={config.steps}"
+    return generated_splits(config, options.label_type, _example, (VERSION, VERSION), knobs)
+
+
+def generated_splits(
+    config: SynthConfig,
+    label_type: str,
+    make: Callable[[SynthConfig, str, int, bool, bool], Example],
+    names: tuple[str, str],
+    knobs: str,
+) -> DatasetSplits:
+    """The splits of a generator version: ``make(config, split, index, wrong, use_teacher)``
+    builds each example; the teacher is wrong on a ``teacher_error`` fraction of the train
+    examples, drawn from the random stream ``<stream>/<seed>/train/errors``. ``names``:
+    (stream, generator name); the sources describe the data by that name and ``knobs``."""
+    stream, name = names
     n_wrong = round(config.teacher_error * config.n_train)
-    wrong = set(
-        random.Random(f"{VERSION}/{config.seed}/train/errors").sample(
-            range(config.n_train), n_wrong
-        )
-    )
-    use_teacher = options.label_type == "llm"
-    train = tuple(
-        _example(config, "train", i, i in wrong, use_teacher) for i in range(config.n_train)
-    )
-    valid = tuple(_example(config, "valid", i, False, False) for i in range(config.n_valid))
-    test = tuple(_example(config, "test", i, False, False) for i in range(config.n_test))
+    errors = random.Random(f"{stream}/{config.seed}/train/errors")
+    wrong = set(errors.sample(range(config.n_train), n_wrong))
+    use_teacher = label_type == "llm"
+    train = tuple(make(config, "train", i, i in wrong, use_teacher) for i in range(config.n_train))
+    valid = tuple(make(config, "valid", i, False, False) for i in range(config.n_valid))
+    test = tuple(make(config, "test", i, False, False) for i in range(config.n_test))
     generator = (
-        f"{VERSION} n_train={config.n_train} n_valid={config.n_valid} n_test={config.n_test} "
-        f"steps={config.steps} teacher_error={config.teacher_error} "
-        f"n_candidates={config.n_candidates} seed={config.seed}"
+        f"{name} n_train={config.n_train} n_valid={config.n_valid} n_test={config.n_test} "
+        f"{knobs} teacher_error={config.teacher_error} n_candidates={config.n_candidates} "
+        f"seed={config.seed}"
     )
-    return DatasetSplits(
-        name="synth",
-        train=train,
-        valid=valid,
-        test=test,
-        kind="closed",
-        metric="exact",
-        sources={"generator": generator},
-    )
+    return DatasetSplits("synth", train, valid, test, "closed", "exact", {"generator": generator})

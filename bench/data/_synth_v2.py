@@ -41,8 +41,14 @@ import string
 
 from bench.data._example import DatasetSplits, Example
 from bench.data._options import LoadOptions, SynthConfig
-from bench.data._synth import MODULUS, Problem, format_rationale, make_problem
-from bench.errors import ConfigError
+from bench.data._synth import (
+    MODULUS,
+    Problem,
+    format_rationale,
+    generated_splits,
+    make_problem,
+)
+from bench.errors import ConfigError, check_choice
 
 VERSION = "synth-v2"
 FAMILIES = ("chain", "features")
@@ -130,14 +136,8 @@ PROBLEMS = {"chain": chain_problem, "features": features_problem}
 
 def check_config(config: SynthConfig) -> None:
     """ConfigError for a version-2 knob out of range (the shared keys are checked by the caller)."""
-    if config.family not in FAMILIES:
-        raise ConfigError(
-            f"synth.family: expected one of {', '.join(FAMILIES)}, got {config.family!r}"
-        )
-    if config.combine not in COMBINES:
-        raise ConfigError(
-            f"synth.combine: expected one of {', '.join(COMBINES)}, got {config.combine!r}"
-        )
+    check_choice("synth.family", config.family, FAMILIES)
+    check_choice("synth.combine", config.combine, COMBINES)
     if not _is_int(config.n_lists) or not 1 <= config.n_lists <= len(LIST_NAMES):
         raise ConfigError(
             f"synth.n_lists: expected an integer in [1, {len(LIST_NAMES)}], got {config.n_lists!r}"
@@ -196,31 +196,10 @@ def load_v2(options: LoadOptions) -> DatasetSplits:
     """The version-2 splits of ``options.synth`` (already checked by ``load_synth``)."""
     config = options.synth.resolved()
     check_config(config)
-    n_wrong = round(config.teacher_error * config.n_train)
-    errors_key = f"{VERSION}/{config.family}/{config.seed}/train/errors"
-    wrong = set(random.Random(errors_key).sample(range(config.n_train), n_wrong))
-    use_teacher = options.label_type == "llm"
-    train = tuple(
-        _example(config, "train", i, i in wrong, use_teacher) for i in range(config.n_train)
-    )
-    valid = tuple(_example(config, "valid", i, False, False) for i in range(config.n_valid))
-    test = tuple(_example(config, "test", i, False, False) for i in range(config.n_test))
     knobs = (
         f"steps={config.steps} distractors={config.distractors}"
         if config.family == "chain"
         else f"n_lists={config.n_lists} list_len={config.list_len} combine={config.combine}"
     )
-    generator = (
-        f"{VERSION} family={config.family} n_train={config.n_train} n_valid={config.n_valid} "
-        f"n_test={config.n_test} {knobs} teacher_error={config.teacher_error} "
-        f"n_candidates={config.n_candidates} seed={config.seed}"
-    )
-    return DatasetSplits(
-        name="synth",
-        train=train,
-        valid=valid,
-        test=test,
-        kind="closed",
-        metric="exact",
-        sources={"generator": generator},
-    )
+    names = (f"{VERSION}/{config.family}", f"{VERSION} family={config.family}")
+    return generated_splits(config, options.label_type, _example, names, knobs)
