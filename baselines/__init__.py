@@ -4,10 +4,10 @@ Importing the package registers them in :data:`bench.strategy.STRATEGIES` (it is
 ``cotbench.strategies`` entry-point group, so the core finds it without naming it).
 """
 
-from baselines._dss import DistillingStepByStep
-from baselines._finetune import Finetune
-from baselines._kl import DSSWithKL
-from baselines._single_task import ANSWER_MARKER, SingleTask
+from baselines.dss import DistillingStepByStep
+from baselines.finetune import Finetune
+from baselines.kl import DSSWithKL
+from baselines.single_task import ANSWER_MARKER, SingleTask
 
 __all__ = [
     "ANSWER_MARKER",

@@ -19,7 +19,6 @@ from collections.abc import Callable, Sequence
 from importlib.metadata import EntryPoint, entry_points
 
 from bench import __version__
-from bench._text import plain_text
 from bench.cli_args import (
     add_jobs_argument,
     add_plan_arguments,
@@ -29,6 +28,7 @@ from bench.cli_args import (
 )
 from bench.errors import BenchError
 from bench.perf.cli import add_perf_parser
+from bench.text import plain_text
 
 COMMANDS_GROUP = "cotbench.commands"  # entry points: name -> function adding subcommands
 
@@ -38,7 +38,7 @@ class CommandsError(BenchError):
 
 
 def _cmd_data_check(args: argparse.Namespace) -> int:
-    from bench.data._check import check_data
+    from bench.data.check import check_data
 
     report = check_data(args.data_dir)
     print(report.render())
@@ -46,7 +46,7 @@ def _cmd_data_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_data_fetch(args: argparse.Namespace) -> int:
-    from bench.data._fetch import DEFAULT_URL, fetch_data
+    from bench.data.fetch import DEFAULT_URL, fetch_data
 
     target = fetch_data(
         args.data_dir, url=args.url or DEFAULT_URL, sha256=args.sha256, force=args.force

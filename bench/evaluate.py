@@ -30,7 +30,7 @@ from transformers.modeling_outputs import BaseModelOutput
 from bench.batching import IGNORE_INDEX
 from bench.config import RunConfig
 from bench.data import Example
-from bench.data._parsers import labels_match
+from bench.data.parsers import labels_match
 from bench.metrics import accuracy_summary
 from bench.strategy import Strategy, packed_output_head
 

@@ -11,7 +11,7 @@ run finishes (progress) and returning the results in plan order:
   workers, each owning K of the visible GPUs through its own ``CUDA_VISIBLE_DEVICES``; a run on
   K > 1 GPUs is launched under ``torch.distributed.run`` with K processes (data parallel, one
   GPU each). N x K above the visible GPUs is refused before any training.
-- ``ray``: every run is a Ray task with the run's resources (:mod:`bench._ray`).
+- ``ray``: every run is a Ray task with the run's resources (:mod:`bench.ray_executor`).
 
 A run's numbers do not depend on where it trained; the run directory's ``env.json`` records the
 device and the ``CUDA_VISIBLE_DEVICES`` it saw.
@@ -125,7 +125,7 @@ def run_configs(
     finishes; the results in plan order. ``kwargs`` go to :func:`~bench.runner.run_one`."""
     execution.validate()
     if execution.executor == "ray":
-        from bench._ray import run_on_ray
+        from bench.ray_executor import run_on_ray
 
         return run_on_ray(configs, kwargs, execution, on_done)
     groups = gpu_groups(execution, visible_gpus())
@@ -193,7 +193,7 @@ def launch_distributed(config: RunConfig, kwargs: dict, processes: int) -> Outco
         json.dump(request, handle)
     command = [
         sys.executable, "-m", "torch.distributed.run", "--standalone",
-        "--nproc_per_node", str(processes), "-m", "bench._launch", handle.name,
+        "--nproc_per_node", str(processes), "-m", "bench.launch", handle.name,
     ]  # fmt: skip
     try:
         done = subprocess.run(command, capture_output=True, text=True)

@@ -1,7 +1,7 @@
 """Accuracy with its binomial standard error.
 
 Per-example correctness follows the dataset's DSS rule
-(:func:`bench.data._parsers.labels_match`: exact text match, or equal equation values computed
+(:func:`bench.data.parsers.labels_match`: exact text match, or equal equation values computed
 by the safe arithmetic evaluator for SVAMP; never ``eval()``).
 """
 
@@ -21,7 +21,7 @@ def accuracy_summary(correct: list[bool]) -> dict[str, float | int]:
 
 def dataset_metric(dataset: str) -> str:
     """The correctness rule of a built-in dataset: ``equation`` (SVAMP) or ``exact``."""
-    from bench.data._dss import SPECS
+    from bench.data.dss import SPECS
 
     spec = SPECS.get(dataset)
     return spec.metric if spec is not None else "exact"
@@ -33,7 +33,7 @@ def rescored(row: dict, metric: str) -> dict:
 
     Raises KeyError when the record lacks ``prediction``.
     """
-    from bench.data._parsers import labels_match
+    from bench.data.parsers import labels_match
 
     gold = row.get("gold") or ""
     out = {**row, "correct": labels_match(metric, str(row["prediction"]), gold)}

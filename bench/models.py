@@ -214,4 +214,4 @@ def fuse_activations(model: nn.Module) -> int:
 
 
 # presets in their own modules register themselves (after MODELS and LoadedModel exist)
-from bench import _minilm  # noqa: E402, F401  (minilm-bert2bert; its weights' package is lazy)
+from bench import minilm  # noqa: E402, F401  (minilm-bert2bert; its weights' package is lazy)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench._text import plural
 from bench.config import RunConfig
 from bench.executors import Execution, Outcome, run_configs
 from bench.runner import RunResult, load_run_data
 from bench.store import FINISHED, DamagedRun, RunDir
+from bench.text import plural
 
 
 def _state(run: RunDir) -> str:

@@ -13,7 +13,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 @pytest.fixture(scope="session")
 def perf_setup(pytestconfig):
-    from bench.perf._run import QUICK, PerfSettings, prepare
+    from bench.perf.run import QUICK, PerfSettings, prepare
 
     if pytestconfig.getoption("benchmark_disable"):
         return prepare(PerfSettings(**QUICK, quick=True))

@@ -18,7 +18,7 @@ from bench.batching import BatchOrder, collate, encode_pairs
 from bench.config import RunConfig, apply_overrides
 from bench.evaluate import EvalSettings, evaluate
 from bench.models import load_model
-from bench.perf._eval import compare_eval
+from bench.perf.eval import compare_eval
 from bench.runner import load_run_data, tokenizer_corpus
 from bench.strategy import STRATEGIES
 

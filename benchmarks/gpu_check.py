@@ -51,7 +51,7 @@ def resolve_model(name: str, work_dir: Path) -> tuple[str, str]:
     its published configuration and ``"random"``."""
     from transformers import AutoConfig
 
-    from bench._hub import T5_V1_1, write_random_t5_v1_1
+    from bench.hub import T5_V1_1, write_random_t5_v1_1
 
     try:
         AutoConfig.from_pretrained(name, local_files_only=True)
@@ -65,7 +65,7 @@ def resolve_model(name: str, work_dir: Path) -> tuple[str, str]:
 
 def perf_part(model: str, device: str, dry: bool) -> dict:
     """``bench perf`` at the paper shape (``dry``: its quick shape)."""
-    from bench.perf._run import QUICK, PerfSettings, run_perf
+    from bench.perf.run import QUICK, PerfSettings, run_perf
 
     if dry:
         settings = PerfSettings(**QUICK, quick=True, precision="bf16", device=device)

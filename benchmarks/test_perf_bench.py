@@ -12,9 +12,9 @@ import itertools
 import pytest
 
 from bench.evaluate import EvalSettings, evaluate
-from bench.perf._designs import to_device
-from bench.perf._eval import generated_labels
-from bench.perf._run import STRATEGY_NAMES
+from bench.perf.designs import to_device
+from bench.perf.eval import generated_labels
+from bench.perf.run import STRATEGY_NAMES
 from bench.strategy import STRATEGIES
 
 

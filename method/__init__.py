@@ -5,8 +5,8 @@ group). The loss functions are pure and usable on their own; the pooled distribu
 KL term they share with the KL baseline live in :mod:`bench.losses`.
 """
 
-from method._mi import InfoNCEHead, mi_code_loss, mi_paper_loss
-from method._strategy import DSSWithMI
+from method.mi import InfoNCEHead, mi_code_loss, mi_paper_loss
+from method.strategy import DSSWithMI
 
 __all__ = [
     "DSSWithMI",

@@ -20,8 +20,8 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from bench._text import plural
 from bench.errors import BenchError, ConfigError
+from bench.text import plural
 
 
 def parse_pair(text: str) -> tuple[str, str]:

@@ -18,7 +18,6 @@ from typing import Any
 
 import pandas as pd
 
-from bench._text import plural
 from bench.config import RunConfig
 from bench.errors import ConfigError
 from bench.executors import Execution
@@ -26,6 +25,7 @@ from bench.plan import execute_plan
 from bench.store import RunDir
 from bench.strategy import reads_key
 from bench.suites import load_suite, plan_runs
+from bench.text import plural
 from reports.arms import Arm, collect_arms, compare_arms
 from reports.calibration import CONFIDENCE_DEFINITION, ece
 from reports.display import difference_text, estimate_text, pct
@@ -33,7 +33,7 @@ from reports.figures import ablation_figure, save_figure
 from reports.sections import ABLATIONS, export_section_table, figure_entry, write_section
 from reports.stats import BootstrapSpec, accuracy_interval, metric_interval
 from reports.tables import estimate_columns, interval_columns, with_family_holm
-from sweeps._keys import check_vary_key, coerce_values, config_value, default_values
+from sweeps.keys import check_vary_key, coerce_values, config_value, default_values
 
 TABLE_NAME = "ablation"
 FIGURE_NAME = "ablation"

@@ -35,8 +35,8 @@ def _cmd_ablate(args: argparse.Namespace) -> int:
     from bench.config import parse_set_options
     from bench.plan import describe_plan
     from bench.tracking import check_trackers
-    from sweeps._keys import parse_values
     from sweeps.ablate import plan_ablation, plan_lines, run_ablation
+    from sweeps.keys import parse_values
 
     plan = plan_ablation(
         args.suite,

@@ -27,8 +27,8 @@ from typing import Any
 
 from bench.errors import BenchError
 from bench.executors import Execution
-from sweeps._objective import Objective
 from sweeps.liveness import WorkerLease, recover_orphans
+from sweeps.objective import Objective
 from sweeps.samplers import make_pruner, make_sampler
 from sweeps.spec import SweepSpec
 from sweeps.storage import is_url, open_storage
@@ -195,7 +195,7 @@ def run_workers_on_ray(spec: SweepSpec, deadline: float | None, execution: Execu
     """
     from dataclasses import replace
 
-    from bench._ray import connect, remote
+    from bench.ray_executor import connect, remote
 
     shared = replace(
         spec,

@@ -13,8 +13,8 @@ from importlib.metadata import EntryPoint
 import pytest
 
 from bench import __version__
-from bench._text import plain_text, plural
 from bench.cli import build_parser, main, quiet_third_party
+from bench.text import plain_text, plural
 
 
 def _parsers(parser: argparse.ArgumentParser):

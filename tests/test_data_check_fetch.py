@@ -18,8 +18,8 @@ import pytest
 
 from bench.cli import main
 from bench.data import LoadOptions, load_dataset
-from bench.data._check import COLUMNS, check_data
-from bench.data._fetch import DEFAULT_URL, fetch_data
+from bench.data.check import COLUMNS, check_data
+from bench.data.fetch import DEFAULT_URL, fetch_data
 from bench.errors import ConfigError, DataError
 
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from bench.data import LoadOptions, load_dataset
-from bench.data._check import check_data
-from bench.data._dss import SPECS
-from bench.data._llama3 import parse_llama3
-from bench.data._parsers import (
+from bench.data.check import check_data
+from bench.data.dss import SPECS
+from bench.data.llama3 import parse_llama3
+from bench.data.parsers import (
     NLI_LABELS,
     equation_evaluates,
     equation_value,

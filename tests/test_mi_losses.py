@@ -1,4 +1,4 @@
-"""Pins the maths of the MI losses in ``method._mi`` against independent numpy formulas.
+"""Pins the maths of the MI losses in ``method.mi`` against independent numpy formulas.
 
 ``mi_code_loss`` must equal the released code's computation (softmax, max over ALL positions,
 cross-entropy with probability targets applied to the pooled probabilities), and padded positions
@@ -25,7 +25,7 @@ from bench.losses import (
     pooled_distribution,
     pooled_kl,
 )
-from method._mi import InfoNCEHead, mi_code_from_log_probs, mi_code_loss, mi_paper_loss
+from method.mi import InfoNCEHead, mi_code_from_log_probs, mi_code_loss, mi_paper_loss
 
 B, LP, LE, V = 3, 5, 7, 11
 PREDICT_LENGTHS = [5, 2, 3]  # real target tokens per example; the rest is padding

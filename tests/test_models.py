@@ -100,7 +100,7 @@ def test_runner_fuses_activations_only_when_configured(tmp_path, monkeypatch, fu
 def test_model_identity_of_every_source(tmp_path, monkeypatch):
     import huggingface_hub
 
-    from bench._hub import hub_cache_snapshot
+    from bench.hub import hub_cache_snapshot
     from bench.provenance import file_sha256
 
     preset = load_model("tiny-t5-s", TEXTS, 60, seed=0)

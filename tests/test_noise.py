@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.data import _noise
-from bench.data._example import Example
-from bench.data._noise import (
+from bench.data import noise
+from bench.data.example import Example
+from bench.data.noise import (
     NOISE_TYPES,
     NoiseConfig,
     apply_noise,
@@ -22,8 +22,8 @@ from bench.data._noise import (
     swap_rationales,
     truncate_rationale,
 )
-from bench.data._options import LoadOptions, SynthConfig
-from bench.data._synth import load_synth
+from bench.data.options import LoadOptions, SynthConfig
+from bench.data.synth import load_synth
 from bench.errors import ConfigError
 
 NUMERAL = re.compile(r"\d+(?:\.\d+)?")
@@ -208,4 +208,4 @@ def test_bad_seed() -> None:
 
 
 def test_docstring_examples() -> None:
-    assert doctest.testmod(_noise).failed == 0
+    assert doctest.testmod(noise).failed == 0

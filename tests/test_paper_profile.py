@@ -20,7 +20,7 @@ import pytest
 import torch
 
 from bench import runner
-from bench._hub import EXTRA_IDS, T5_V1_1, hub_cache_snapshot, write_random_t5_v1_1
+from bench.hub import EXTRA_IDS, T5_V1_1, hub_cache_snapshot, write_random_t5_v1_1
 from bench.models import fuse_activations, load_model
 from bench.runner import load_run_data, run_one, tokenizer_corpus
 from bench.store import read_json, read_jsonl

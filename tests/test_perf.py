@@ -11,10 +11,10 @@ import torch
 from transformers.activations import NewGELUActivation
 
 from bench.cli import main
-from bench.perf._designs import token_counts
-from bench.perf._measure import Trainee, time_training
-from bench.perf._reference import TaskPrefixCollator
-from bench.perf._run import QUICK, STRATEGY_NAMES, PerfSettings, loss_parity, prepare
+from bench.perf.designs import token_counts
+from bench.perf.measure import Trainee, time_training
+from bench.perf.reference import TaskPrefixCollator
+from bench.perf.run import QUICK, STRATEGY_NAMES, PerfSettings, loss_parity, prepare
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import pytest
 from bench.config import valid_keys
 from bench.errors import ConfigError
 from bench.store import read_json
-from sweeps._keys import default_values, parse_values
 from sweeps.ablate import AblationPlan, plan_ablation, plan_lines, run_ablation
+from sweeps.keys import default_values, parse_values
 from tests.test_sweeps_support import sweep_parser, write_tiny_suite
 
 

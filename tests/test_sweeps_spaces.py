@@ -13,8 +13,8 @@ import yaml
 from bench.errors import BenchError, ConfigError
 from bench.runner import RunResult
 from bench.store import RunDir, write_jsonl
-from sweeps._objective import Objective
 from sweeps.liveness import FAILURE_ATTR, RETRY_ATTR, WORKER_ATTR, WorkerLease, recover_orphans
+from sweeps.objective import Objective
 from sweeps.spaces import load_space, space_names
 from sweeps.spec import SweepSpec
 from sweeps.storage import describe_storage, open_storage, storage_target
@@ -192,7 +192,7 @@ class _FakeRuns:
 @pytest.mark.parametrize("cached", [False, True])
 def test_objective_reports_validation_to_the_pruner(tmp_path, monkeypatch, cached):
     runs = _FakeRuns(tmp_path, cached)
-    monkeypatch.setattr("sweeps._objective.run_one", runs)
+    monkeypatch.setattr("sweeps.objective.run_one", runs)
     space = load_space(
         _space_file(tmp_path, {"mi_variant": {"type": "categorical", "choices": ["code"]}})
     )

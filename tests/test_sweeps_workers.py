@@ -28,9 +28,9 @@ import pytest
 import yaml
 
 from bench.store import is_finished, read_json
-from sweeps._objective import RUNS_ATTR
 from sweeps.finish import finish_sweep
 from sweeps.liveness import RETRY_ATTR, WORKER_ATTR
+from sweeps.objective import RUNS_ATTR
 from sweeps.spaces import load_space
 from sweeps.spec import SweepSpec
 from sweeps.storage import open_storage

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from bench.data import _synth
-from bench.data._example import DatasetSplits, Example
-from bench.data._options import LoadOptions, SynthConfig
-from bench.data._registry import DATASETS, load_dataset
-from bench.data._synth import load_synth
+from bench.data import synth
+from bench.data.example import DatasetSplits, Example
+from bench.data.options import LoadOptions, SynthConfig
+from bench.data.registry import DATASETS, load_dataset
+from bench.data.synth import load_synth
 from bench.errors import ConfigError
 
 STEP = re.compile(r"([a-z])=([a-z])([-+*])(\d)=(\d)([-+*])(\d)=(\d)\.")
@@ -189,7 +189,7 @@ def test_bad_label_type() -> None:
 
 
 def test_docstring_examples() -> None:
-    assert doctest.testmod(_synth).failed == 0
+    assert doctest.testmod(synth).failed == 0
 
 
 def test_full_test_scores_the_whole_test_split_and_caps_validation():

@@ -14,10 +14,10 @@ import pytest
 from bench import char_tokenizer as char_module
 from bench.char_tokenizer import char_tokenizer
 from bench.config import RunConfig, apply_overrides, config_from_dict
-from bench.data import _synth_v2
-from bench.data._example import DatasetSplits, Example
-from bench.data._options import LoadOptions, SynthConfig
-from bench.data._synth import load_synth
+from bench.data import synth_v2
+from bench.data.example import DatasetSplits, Example
+from bench.data.options import LoadOptions, SynthConfig
+from bench.data.synth import load_synth
 from bench.errors import ConfigError
 from bench.suites import grid_cells, load_suite, plan_runs
 from tests.test_synth import compute, true_answer
@@ -225,4 +225,4 @@ def test_default_synth_suite_is_the_version_2_cell():
         (2, "char", 0.0)
     }
     assert all(c.early_stopping_patience for c in configs)
-    assert doctest.testmod(_synth_v2).failed == 0
+    assert doctest.testmod(synth_v2).failed == 0

@@ -4,14 +4,14 @@
 records; loaders register under their dataset name in :data:`DATASETS`.
 """
 
-from bench.data import _dss, _synth  # noqa: F401  (register the loaders)
-from bench.data._example import DatasetSplits, Example
-from bench.data._noise import NOISE_TYPES, NoiseConfig, apply_noise
-from bench.data._options import LABEL_TYPES, TEACHERS, LoadOptions, SynthConfig
-from bench.data._registry import DATASETS, load_dataset, resolve_data_dir
-from bench.data._synth import VERSIONS as SYNTH_VERSIONS
-from bench.data._synth_v2 import COMBINES as SYNTH_COMBINES
-from bench.data._synth_v2 import FAMILIES as SYNTH_FAMILIES
+from bench.data import dss, synth  # noqa: F401  (register the loaders)
+from bench.data.example import DatasetSplits, Example
+from bench.data.noise import NOISE_TYPES, NoiseConfig, apply_noise
+from bench.data.options import LABEL_TYPES, TEACHERS, LoadOptions, SynthConfig
+from bench.data.registry import DATASETS, load_dataset, resolve_data_dir
+from bench.data.synth import VERSIONS as SYNTH_VERSIONS
+from bench.data.synth_v2 import COMBINES as SYNTH_COMBINES
+from bench.data.synth_v2 import FAMILIES as SYNTH_FAMILIES
 
 __all__ = [
     "DATASETS",

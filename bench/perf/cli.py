@@ -20,8 +20,8 @@ TUNABLE = ("model", "dataset", "batch", "input_len", "target_len", "steps", "war
 
 
 def _cmd_perf(args: argparse.Namespace) -> int:
-    from bench.perf._report import render_json, render_table
-    from bench.perf._run import QUICK, PerfSettings, run_perf
+    from bench.perf.report import render_json, render_table
+    from bench.perf.run import QUICK, PerfSettings, run_perf
     from bench.store import write_json
 
     given = {f.name: getattr(args, f.name) for f in fields(PerfSettings) if f.name in vars(args)}

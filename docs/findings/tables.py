@@ -160,8 +160,8 @@ def ablation_block(bundle: Path, key: str, strategies: str, values: str, sets: s
     from bench.config import parse_set_options
     from reports.bundle import unpack_runs
     from reports.stats import BootstrapSpec
-    from sweeps._keys import parse_values
     from sweeps.ablate import ablation_display, ablation_table, plan_ablation
+    from sweeps.keys import parse_values
 
     provenance = json.loads((bundle / "provenance.json").read_text())
     plan = plan_ablation(

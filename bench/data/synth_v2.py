@@ -39,9 +39,9 @@ from __future__ import annotations
 import random
 import string
 
-from bench.data._example import DatasetSplits, Example
-from bench.data._options import LoadOptions, SynthConfig
-from bench.data._synth import (
+from bench.data.example import DatasetSplits, Example
+from bench.data.options import LoadOptions, SynthConfig
+from bench.data.synth import (
     MODULUS,
     Problem,
     format_rationale,

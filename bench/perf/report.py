@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from bench.perf._designs import DESIGNS
+from bench.perf.designs import DESIGNS
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:

@@ -32,7 +32,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from bench.data._example import Example
+from bench.data.example import Example
 from bench.errors import ConfigError, check_choice
 
 NOISE_TYPES = ("none", "shuffle", "drop", "swap", "truncate", "numbers")

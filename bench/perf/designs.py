@@ -16,7 +16,7 @@ from transformers import PreTrainedTokenizerBase
 from bench.batching import BatchOrder, collate, encode_pairs, grouping_lengths
 from bench.config import RunConfig
 from bench.models import fuse_activations
-from bench.perf._reference import (
+from bench.perf.reference import (
     IGNORE_INDEX,
     RandomOrder,
     TaskPrefixCollator,

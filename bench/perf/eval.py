@@ -12,7 +12,7 @@ from transformers import PreTrainedTokenizerBase
 
 from bench.data import Example
 from bench.evaluate import EvalSettings, eval_batches, generate, score_candidates
-from bench.perf._measure import sync
+from bench.perf.measure import sync
 from bench.strategy import Strategy
 
 

@@ -13,9 +13,9 @@ from bench.data import Example
 from bench.errors import ConfigError
 from bench.evaluate import EvalSettings
 from bench.models import LoadedModel, load_model
-from bench.perf._designs import DESIGNS, CotbenchDesign, Design, ReferenceDesign, to_device
-from bench.perf._eval import compare_eval
-from bench.perf._measure import (
+from bench.perf.designs import DESIGNS, CotbenchDesign, Design, ReferenceDesign, to_device
+from bench.perf.eval import compare_eval
+from bench.perf.measure import (
     USEFUL_FLOPS_FORMULA,
     StepLog,
     Trainee,

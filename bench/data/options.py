@@ -11,9 +11,9 @@ LABEL_TYPES = ("gt", "llm")  # train labels: gold, or the teacher's
 
 @dataclass(frozen=True)
 class SynthConfig:
-    """Settings of the generated ``synth`` task (see ``bench.data._synth``).
+    """Settings of the generated ``synth`` task (see ``bench.data.synth``).
 
-    The keys after ``seed`` came with generator version 2 (``bench.data._synth_v2``); at their
+    The keys after ``seed`` came with generator version 2 (``bench.data.synth_v2``); at their
     defaults they are left out of the config hash, so version-1 runs keep their hashes.
     """
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.data._dss import (
+from bench.data.dss import (
     EXTRA_INPUTS,
     LLAMA3_DATASETS,
     SPECS,
@@ -31,10 +31,10 @@ from bench.data._dss import (
     read_input_file,
     read_inputs,
 )
-from bench.data._io import FETCH_HINT, DataReader, MissingDataError
-from bench.data._llama3 import LLAMA3_FILES, parse_llama3, read_llama3
-from bench.data._parsers import PALM_PARSERS, is_blank, is_strict_label, labels_match
-from bench.data._registry import resolve_data_dir
+from bench.data.io import FETCH_HINT, DataReader, MissingDataError
+from bench.data.llama3 import LLAMA3_FILES, parse_llama3, read_llama3
+from bench.data.parsers import PALM_PARSERS, is_blank, is_strict_label, labels_match
+from bench.data.registry import resolve_data_dir
 from bench.errors import DataError
 
 COLUMNS = [

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from baselines._dss import DistillingStepByStep
+from baselines.dss import DistillingStepByStep
 from bench.losses import pooled_kl, pooled_log_distribution
 from bench.strategy import STRATEGIES, TaskOutput
 

@@ -4,7 +4,7 @@ The PaLM parse rules reproduce ``DatasetLoader._parse_llm_output`` of each DSS l
 ``data_utils.py`` of https://github.com/google-research/distilling-step-by-step (commit ef94426),
 rewritten here. They return exactly what DSS returns, including its failure values: a blank
 label ``" "`` (CQA, SVAMP, e-SNLI) or ``""`` (ANLI), and for SVAMP a blank rationale ``" "``.
-DSS trains on these values as they are; so do we (see ``bench.data._dss``).
+DSS trains on these values as they are; so do we (see ``bench.data.dss``).
 
 One deviation: the DSS CQA parser has no guard around ``split("So the answer is")`` and would
 raise when the marker is absent or repeated; here that case returns ``(" ", " ")`` like the DSS

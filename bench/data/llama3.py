@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from bench.data._io import DataReader
+from bench.data.io import DataReader
 from bench.errors import DataError
 
 LLAMA3_FILES: dict[tuple[str, str], dict[str, str]] = {

@@ -22,12 +22,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench._text import plural
 from bench.config import RunConfig
 from bench.errors import ConfigError
 from bench.executors import Execution, Outcome, launch_distributed, timed_run
 from bench.runner import RunResult
 from bench.store import RunDir
+from bench.text import plural
 
 # variables the driver passes on to the tasks when they are set (the nodes' own otherwise)
 FORWARDED_ENV = ("COTBENCH_CACHE", "HF_HUB_OFFLINE", "HF_HOME", "TOKENIZERS_PARALLELISM")

@@ -22,7 +22,7 @@ import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
-from bench.data._registry import resolve_data_dir
+from bench.data.registry import resolve_data_dir
 from bench.errors import ConfigError, DataError
 
 DEFAULT_URL = (

@@ -8,7 +8,7 @@ Mirrors ``data_utils.py`` and ``run.py`` of https://github.com/google-research/d
   ``(premise, hypothesis)`` with 0/1/2 mapped to entailment/neutral/contradiction.
 * PaLM outputs: output ``k`` of ``llm/{split}_CoT_{i}.json`` belongs to example
   ``i * batch_size + k``; each is parsed with the DSS rule of its dataset
-  (:mod:`bench.data._parsers`).
+  (:mod:`bench.data.parsers`).
 * ``label_type="llm"`` replaces the *train* labels by the teacher's; valid and test keep gold
   (``run.py`` replaces ``label`` of ``datasets['train']`` only, after the valid split).
 * CQA and SVAMP have no valid file: valid is ``Dataset.train_test_split(test_size=0.1, seed=0)``
@@ -32,12 +32,12 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from bench.data._example import DatasetSplits, Example
-from bench.data._io import DataReader, JsonLines
-from bench.data._llama3 import llama3_teacher
-from bench.data._options import LABEL_TYPES, TEACHERS, LoadOptions
-from bench.data._parsers import NLI_LABELS, PALM_PARSERS
-from bench.data._registry import DATASETS
+from bench.data.example import DatasetSplits, Example
+from bench.data.io import DataReader, JsonLines
+from bench.data.llama3 import llama3_teacher
+from bench.data.options import LABEL_TYPES, TEACHERS, LoadOptions
+from bench.data.parsers import NLI_LABELS, PALM_PARSERS
+from bench.data.registry import DATASETS
 from bench.errors import ConfigError, DataError, check_choice
 
 LLAMA3_DATASETS = ("cqa", "svamp")

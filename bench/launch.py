@@ -1,6 +1,6 @@
 """One run from a JSON request, for a process started by ``torch.distributed.run``.
 
-``python -m torch.distributed.run --nproc_per_node K -m bench._launch request.json`` trains
+``python -m torch.distributed.run --nproc_per_node K -m bench.launch request.json`` trains
 the run of ``request["config"]`` (the other keys are :func:`~bench.runner.run_one`'s keyword
 arguments) with K data-parallel processes; :func:`bench.executors.launch_distributed` writes
 the request and reads the result from the run directory.

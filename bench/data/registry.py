@@ -8,8 +8,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from bench.data._example import DatasetSplits
-from bench.data._options import LoadOptions
+from bench.data.example import DatasetSplits
+from bench.data.options import LoadOptions
 from bench.errors import ConfigError, DataError
 from bench.registry import Registry
 

@@ -14,7 +14,7 @@ from torch._C._profiler import _EventType
 from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
-from bench.perf._designs import AnyBatch, Design, TokenCounts, to_device, token_counts
+from bench.perf.designs import AnyBatch, Design, TokenCounts, to_device, token_counts
 
 USEFUL_FLOPS_FORMULA = (
     "6 x encoder matmul params x real input tokens"

@@ -1,7 +1,7 @@
 """The generated ``synth`` task: variable chasing with one-digit arithmetic modulo 10.
 
 This is generator version 1 (``synth.version: 1``, the default, kept so that published runs
-reproduce); version 2, with task families and clean defaults, is ``bench.data._synth_v2``.
+reproduce); version 2, with task families and clean defaults, is ``bench.data.synth_v2``.
 
 A problem is a chain of ``steps`` assignments over distinct random letters, listed in shuffled
 order so that the model has to chase the variables; the rationale states every step in order,
@@ -35,9 +35,9 @@ import string
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bench.data._example import DatasetSplits, Example
-from bench.data._options import LABEL_TYPES, LoadOptions, SynthConfig
-from bench.data._registry import DATASETS
+from bench.data.example import DatasetSplits, Example
+from bench.data.options import LABEL_TYPES, LoadOptions, SynthConfig
+from bench.data.registry import DATASETS
 from bench.errors import ConfigError, check_choice
 
 VERSION = "synth-v1"
@@ -195,11 +195,11 @@ def _example(
 @DATASETS.register("synth")
 def load_synth(options: LoadOptions) -> DatasetSplits:
     """Generate the ``synth`` splits from ``options.synth`` (see the module docstring; version
-    2 in ``bench.data._synth_v2``)."""
+    2 in ``bench.data.synth_v2``)."""
     config = options.synth.resolved()
     _check_config(config, options.label_type)
     if config.version == 2:
-        from bench.data._synth_v2 import load_v2  # imports this module's chain helpers
+        from bench.data.synth_v2 import load_v2  # imports this module's chain helpers
 
         return load_v2(options)
     knobs = f"steps={config.steps}"

@@ -15,10 +15,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from baselines._dss import DistillingStepByStep
+from baselines.dss import DistillingStepByStep
 from bench.losses import pooled_cross_entropy, pooled_log_distribution
 from bench.strategy import LOSS_KEYS, STRATEGIES, TaskOutput
-from method._mi import InfoNCEHead, mi_code_from_log_probs
+from method.mi import InfoNCEHead, mi_code_from_log_probs
 
 
 @STRATEGIES.register("dss+mi")
