@@ -10,6 +10,8 @@ no [N, V] tensor; pooling reduces them to [B, V] by a scatter-max over the packe
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 
@@ -73,21 +75,25 @@ def pooled_distribution(logits: Tensor, mask: Tensor) -> Tensor:
     return log_pooled_distribution(logits, mask).exp()
 
 
-def kl_loss(
+def pooled_divergence(
+    divergence: Callable[[Tensor, Tensor], Tensor],
     predict_logits: Tensor,
     predict_mask: Tensor,
     explain_logits: Tensor,
     explain_mask: Tensor,
     stop_grad: bool = True,
 ) -> Tensor:
-    """KL(p_pred || p_explain) of the masked pooled distributions, mean over the batch.
+    """``divergence(log p_pred, log p_explain)`` of the two branches' masked pooled distributions.
 
-    Shapes as ``mi_paper_loss`` -> [] float32 (fp64 for fp64); >= 0 up to float error, 0 when the
-    two distributions are equal. p_pred is detached when ``stop_grad``.
+    predict_logits [B, Lp, V], predict_mask [B, Lp], explain_logits [B, Le, V],
+    explain_mask [B, Le] -> [] float32 (fp64 for fp64); p_pred is detached when ``stop_grad``.
+    With :func:`pooled_cross_entropy` this is the paper's MI term (``dss+mi``, ``mi_term=paper``),
+    with :func:`pooled_kl` the KL baseline's term (``dss+kl``); the log is taken in log space
+    (logsumexp), so an underflowing probability gives no NaN or inf.
     """
     if stop_grad:
         predict_logits = predict_logits.detach()
-    return pooled_kl(
+    return divergence(
         log_pooled_distribution(predict_logits, predict_mask),
         log_pooled_distribution(explain_logits, explain_mask),
     )

@@ -5,12 +5,11 @@ group). The loss functions are pure and usable on their own; the pooled distribu
 KL term they share with the KL baseline live in :mod:`bench.losses`.
 """
 
-from method.mi import InfoNCEHead, mi_code_loss, mi_paper_loss
+from method.mi import InfoNCEHead, mi_code_loss
 from method.strategy import DSSWithMI
 
 __all__ = [
     "DSSWithMI",
     "InfoNCEHead",
     "mi_code_loss",
-    "mi_paper_loss",
 ]

@@ -11,10 +11,10 @@ Four terms, from the released code to a learned bound:
 - ``mi_code_loss``: the MI term exactly as the authors' released code computes it (padding included,
   cross-entropy over probabilities), see github.com/xinchen9/cot_distillation_ACL2024 (59ca033),
   ``model_utils.py``, ``TaskPrefixTrainer.compute_loss``;
-- ``mi_paper_loss``: the paper's description done properly, a cross-entropy between masked,
-  normalised max-pooled distributions;
-- (``bench.losses.kl_loss``, the KL baseline's term: KL(p_pred || p_explain) on the same
-  distributions, ``mi_paper_loss`` minus the entropy of p_pred;)
+- the ``paper`` term: the paper's description done properly, a cross-entropy between masked,
+  normalised max-pooled distributions (``bench.losses.pooled_divergence`` with
+  ``pooled_cross_entropy``; with ``pooled_kl`` the same function gives the KL baseline's term,
+  the paper term minus the entropy of p_pred);
 - ``InfoNCEHead``: a learned InfoNCE lower bound on I(pred; explain) over decoder hidden states.
 
 Dtypes: logits in bf16/fp16/fp32 are computed and returned in float32, fp64 stays fp64.
@@ -29,11 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from bench.losses import (
-    log_pooled_distribution,
-    log_softmax,
-    pooled_cross_entropy,
-)
+from bench.losses import log_softmax
 
 
 def mi_code_from_log_probs(predict_log_probs: Tensor, explain_log_probs: Tensor) -> Tensor:
@@ -63,29 +59,6 @@ def mi_code_loss(predict_logits: Tensor, explain_logits: Tensor) -> Tensor:
     Example: ``loss = alpha * l_pred + (1 - alpha) * l_explain + beta * mi_code_loss(p, e)``.
     """
     return mi_code_from_log_probs(log_softmax(predict_logits.detach()), log_softmax(explain_logits))
-
-
-def mi_paper_loss(
-    predict_logits: Tensor,
-    predict_mask: Tensor,
-    explain_logits: Tensor,
-    explain_mask: Tensor,
-    stop_grad: bool = True,
-) -> Tensor:
-    """Cross-entropy H(p_pred, p_explain) of the masked pooled distributions, mean over the batch.
-
-    predict_logits [B, Lp, V], predict_mask [B, Lp], explain_logits [B, Le, V],
-    explain_mask [B, Le] -> [] float32 (fp64 for fp64). mean_b -sum_v p_pred[v] * log p_explain[v]
-    with both from ``pooled_distribution``; p_pred is detached when ``stop_grad``. The log is taken
-    in log space (logsumexp), so an underflowing probability gives no NaN or inf.
-    Equals entropy(p_pred) + ``kl_loss``.
-    """
-    if stop_grad:
-        predict_logits = predict_logits.detach()
-    return pooled_cross_entropy(
-        log_pooled_distribution(predict_logits, predict_mask),
-        log_pooled_distribution(explain_logits, explain_mask),
-    )
 
 
 def _masked_mean(hidden: Tensor, mask: Tensor) -> Tensor:

@@ -5,7 +5,7 @@
 - ``code``: what the released code computes (xinchen9/cot_distillation_ACL2024 @ 59ca033,
   ``model_utils.py``): see :func:`method.mi_code_loss`;
 - ``paper``: the paper's description done properly (masked pooling, real distributions):
-  :func:`method.mi_paper_loss`;
+  :func:`bench.losses.pooled_divergence` with :func:`bench.losses.pooled_cross_entropy`;
 - ``infonce``: a true lower bound on the MI of the two branches' pooled decoder states:
   :class:`method.InfoNCEHead` (a learned projection, trained with the model).
 """

@@ -2,30 +2,34 @@
 
 ``mi_code_loss`` must equal the released code's computation (softmax, max over ALL positions,
 cross-entropy with probability targets applied to the pooled probabilities), and padded positions
-must change it. ``pooled_distribution``, ``mi_paper_loss`` and ``kl_loss`` must equal numpy
-versions that exclude padding, satisfy CE = entropy + KL, and stay finite when probabilities
-underflow. Gradients flow only where the detach rules say. ``InfoNCEHead`` learns to align two
-identical branches (its bound log B - L grows) but not two independent ones, and handles B = 1.
-bf16 inputs give finite float32 results, on CPU and (when present) CUDA.
+must change it. ``pooled_distribution`` and ``pooled_divergence`` (the paper and KL terms) must
+equal numpy versions that exclude padding, satisfy CE = entropy + KL, and stay finite when
+probabilities underflow. Gradients flow only where the detach rules say. ``InfoNCEHead`` learns
+to align two identical branches (its bound log B - L grows) but not two independent ones, and
+handles B = 1. bf16 inputs give finite float32 results, on CPU and (when present) CUDA.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import pytest
 import torch
 
 from bench.losses import (
-    kl_loss,
     packed_pooled_log_distribution,
     pooled_cross_entropy,
     pooled_distribution,
+    pooled_divergence,
     pooled_kl,
 )
-from method.mi import InfoNCEHead, mi_code_from_log_probs, mi_code_loss, mi_paper_loss
+from method.mi import InfoNCEHead, mi_code_from_log_probs, mi_code_loss
+
+paper_term = partial(pooled_divergence, pooled_cross_entropy)  # the paper's MI term
+kl_term = partial(pooled_divergence, pooled_kl)  # the KL baseline's term
 
 B, LP, LE, V = 3, 5, 7, 11
 PREDICT_LENGTHS = [5, 2, 3]  # real target tokens per example; the rest is padding
@@ -205,10 +209,10 @@ def test_packed_terms_equal_the_logits_functions() -> None:
     log_p, log_e = pooled(predict, real_p), pooled(explain, real_e)
     torch.testing.assert_close(
         pooled_cross_entropy(log_p, log_e),
-        mi_paper_loss(predict, predict_mask, explain, explain_mask),
+        paper_term(predict, predict_mask, explain, explain_mask),
     )
     torch.testing.assert_close(
-        pooled_kl(log_p, log_e), kl_loss(predict, predict_mask, explain, explain_mask)
+        pooled_kl(log_p, log_e), kl_term(predict, predict_mask, explain, explain_mask)
     )
     torch.testing.assert_close(
         mi_code_from_log_probs(torch.log_softmax(predict, -1), torch.log_softmax(explain, -1)),
@@ -247,18 +251,18 @@ def test_pooled_distribution_rejects_empty_row() -> None:
         pooled_distribution(predict, predict_mask)
 
 
-# ---- mi_paper_loss and kl_loss ----
+# ---- the paper and KL terms (pooled_divergence) ----
 
 
 def test_paper_loss_matches_numpy_and_is_entropy_plus_kl() -> None:
     predict, predict_mask, explain, explain_mask = _batch()
     p = np_pooled(_np(predict), _np(predict_mask))
     q = np_pooled(_np(explain), _np(explain_mask))
-    got = mi_paper_loss(predict, predict_mask, explain, explain_mask)
+    got = paper_term(predict, predict_mask, explain, explain_mask)
     np.testing.assert_allclose(got.item(), np_cross_entropy(p, q), rtol=1e-6)
     pooled_p = pooled_distribution(predict, predict_mask)
     entropy = -(pooled_p * pooled_p.log()).sum(-1).mean()
-    kl = kl_loss(predict, predict_mask, explain, explain_mask)
+    kl = kl_term(predict, predict_mask, explain, explain_mask)
     torch.testing.assert_close(got, entropy + kl)
 
 
@@ -266,13 +270,13 @@ def test_paper_loss_finite_when_probabilities_underflow() -> None:
     predict, predict_mask, explain, explain_mask = _batch(dtype=torch.float32)
     explain[..., 0] = 200.0  # every other explain probability is about exp(-200): 0 in float32
     assert (pooled_distribution(explain, explain_mask) == 0).any()
-    for loss in (mi_paper_loss, kl_loss):
+    for loss in (paper_term, kl_term):
         got = loss(predict, predict_mask, explain, explain_mask)
         assert torch.isfinite(got)
     want = np_cross_entropy(
         np_pooled(_np(predict), _np(predict_mask)), np_pooled(_np(explain), _np(explain_mask))
     )
-    got = mi_paper_loss(predict, predict_mask, explain, explain_mask).item()
+    got = paper_term(predict, predict_mask, explain, explain_mask).item()
     np.testing.assert_allclose(got, want, rtol=1e-5)
 
 
@@ -281,7 +285,7 @@ def test_paper_loss_gradients(stop_grad: bool) -> None:
     predict, predict_mask, explain, explain_mask = _batch()
     predict.requires_grad_()
     explain.requires_grad_()
-    mi_paper_loss(predict, predict_mask, explain, explain_mask, stop_grad=stop_grad).backward()
+    paper_term(predict, predict_mask, explain, explain_mask, stop_grad=stop_grad).backward()
     assert explain.grad is not None and explain.grad.abs().sum() > 0
     assert explain.grad[explain_mask == 0].abs().sum() == 0  # padding gets no gradient
     if stop_grad:
@@ -293,7 +297,7 @@ def test_paper_loss_gradients(stop_grad: bool) -> None:
 @pytest.mark.parametrize("seed", range(5))
 def test_kl_nonnegative_and_matches_numpy(seed: int) -> None:
     predict, predict_mask, explain, explain_mask = _batch(seed)
-    got = kl_loss(predict, predict_mask, explain, explain_mask).item()
+    got = kl_term(predict, predict_mask, explain, explain_mask).item()
     assert got >= -1e-12
     want = np_kl(
         np_pooled(_np(predict), _np(predict_mask)), np_pooled(_np(explain), _np(explain_mask))
@@ -307,7 +311,7 @@ def test_kl_zero_for_identical_distributions() -> None:
     noise = 10 * torch.randn(B, 2, V, generator=torch.Generator().manual_seed(7))
     explain = torch.cat([predict, noise], dim=1)
     explain_mask = torch.cat([predict_mask, torch.zeros(B, 2, dtype=torch.long)], dim=1)
-    got = kl_loss(predict, predict_mask, explain, explain_mask)
+    got = kl_term(predict, predict_mask, explain, explain_mask)
     torch.testing.assert_close(got, torch.zeros(()), atol=1e-6, rtol=0)
 
 
@@ -323,12 +327,12 @@ def test_bf16_inputs_give_finite_float32(device: str) -> None:
     results = {
         "code": (mi_code_loss(predict, explain), mi_code_loss(predict.float(), explain.float())),
         "paper": (
-            mi_paper_loss(*masked),
-            mi_paper_loss(predict.float(), predict_mask, explain.float(), explain_mask),
+            paper_term(*masked),
+            paper_term(predict.float(), predict_mask, explain.float(), explain_mask),
         ),
         "kl": (
-            kl_loss(*masked),
-            kl_loss(predict.float(), predict_mask, explain.float(), explain_mask),
+            kl_term(*masked),
+            kl_term(predict.float(), predict_mask, explain.float(), explain_mask),
         ),
         "pooled": (
             pooled_distribution(predict, predict_mask),
