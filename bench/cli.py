@@ -25,6 +25,7 @@ from bench.cli_args import (
     add_run_options,
     execution_from_args,
     parse_seeds,
+    run_options_from_args,
 )
 from bench.errors import BenchError
 from bench.perf.cli import add_perf_parser
@@ -59,7 +60,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from bench.config import parse_set_options
     from bench.plan import describe_plan, execute_plan
     from bench.suites import load_suite, plan_runs
-    from bench.tracking import check_trackers
 
     suite = load_suite(args.suite)
     profile, configs = plan_runs(
@@ -71,21 +71,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         overrides=parse_set_options(args.set),
     )
     execution = execution_from_args(args)
-    log_with = check_trackers(args.log_with)  # a missing tracker fails before any training
+    options = run_options_from_args(args, suite.name, profile)
     print(describe_plan(suite.name, profile, configs, args.runs_dir))
     if args.dry_run:
         return 0
-    execute_plan(
-        suite.name,
-        profile,
-        configs,
-        runs_dir=args.runs_dir,
-        data_dir=args.data_dir,
-        force=args.force,
-        execution=execution,
-        save_model=args.save_model,
-        log_with=log_with,
-    )
+    execute_plan(configs, options, execution)
     return 0
 
 
@@ -178,9 +168,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="train and evaluate a suite (finished runs are cache hits)")
     add_plan_arguments(run)
-    run.add_argument(
-        "--force", action="store_true", help="retrain finished runs (old ones are moved aside)"
-    )
     add_run_options(run)
     add_jobs_argument(run)
     run.add_argument("--dry-run", action="store_true", help="print the plan and exit")

@@ -37,8 +37,11 @@ def add_plan_arguments(parser: argparse.ArgumentParser, suite_default: str | Non
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
-    """``--save-model --log-with``: what a run keeps and reports besides its results (neither
-    is part of the config or its hash)."""
+    """``--force --save-model --log-with``: whether finished runs retrain, what a run keeps
+    and reports besides its results (none of it is part of the config or its hash)."""
+    parser.add_argument(
+        "--force", action="store_true", help="retrain finished runs (old ones are moved aside)"
+    )
     parser.add_argument(
         "--save-model",
         action="store_true",
@@ -98,6 +101,23 @@ def add_jobs_argument(parser: argparse.ArgumentParser) -> None:
         default=3,
         help="with --executor ray: retries of a run whose node or worker died; each resumes "
         "from its last checkpoint (default 3)",
+    )
+
+
+def run_options_from_args(args: argparse.Namespace, suite: str, profile: str | None):
+    """The :class:`~bench.runner.RunOptions` of the plan and run flags above (the trackers
+    checked, so a missing one fails before any training)."""
+    from bench.runner import RunOptions
+    from bench.tracking import check_trackers
+
+    return RunOptions(
+        suite,
+        profile,
+        runs_dir=args.runs_dir,
+        data_dir=args.data_dir,
+        force=args.force,
+        save_model=args.save_model,
+        log_with=check_trackers(args.log_with),
     )
 
 

@@ -30,14 +30,12 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
 from bench.config import RunConfig
 from bench.errors import BenchError, ConfigError
-from bench.runner import RunResult, run_one
-from bench.store import RunDir
+from bench.runner import RunOptions, RunResult, run_one
 
 EXECUTORS = ("local", "ray")
 Outcome = tuple[RunResult, RunConfig, float]  # result, its config, wall seconds
@@ -109,36 +107,36 @@ def gpu_groups(execution: Execution, visible: list[str]) -> list[list[str]] | No
     return [visible[i * per_run : (i + 1) * per_run] for i in range(execution.jobs)]
 
 
-def timed_run(config: RunConfig, kwargs: dict) -> Outcome:
+def timed_run(config: RunConfig, options: RunOptions) -> Outcome:
     """``run_one`` with its wall time."""
     start = time.perf_counter()
-    return run_one(config, **kwargs), config, time.perf_counter() - start
+    return run_one(config, options), config, time.perf_counter() - start
 
 
 def run_configs(
     configs: list[RunConfig],
-    kwargs: dict,
+    options: RunOptions,
     execution: Execution,
     on_done: Callable[[int, Outcome], None],
 ) -> list[RunResult]:
-    """Train every config as ``execution`` says; ``on_done(n_finished, outcome)`` as each
-    finishes; the results in plan order. ``kwargs`` go to :func:`~bench.runner.run_one`."""
+    """Train every config with ``options`` as ``execution`` says; ``on_done(n_finished,
+    outcome)`` as each finishes; the results in plan order."""
     execution.validate()
     if execution.executor == "ray":
         from bench.ray_executor import run_on_ray
 
-        return run_on_ray(configs, kwargs, execution, on_done)
+        return run_on_ray(configs, options, execution, on_done)
     groups = gpu_groups(execution, visible_gpus())
     if groups is None and execution.jobs == 1:
         outcomes = []
         for config in configs:
-            outcomes.append(timed_run(config, kwargs))
+            outcomes.append(timed_run(config, options))
             on_done(len(outcomes), outcomes[-1])
         return [outcome[0] for outcome in outcomes]
     context = multiprocessing.get_context("spawn")
     if groups is None:  # CPU: each run sets its own thread count (bench.runner)
         pool = ProcessPoolExecutor(execution.jobs, context, initializer=_quiet_interrupt)
-        task: Callable[[RunConfig, dict], Outcome] = timed_run
+        task: Callable[[RunConfig, RunOptions], Outcome] = timed_run
     else:  # each worker takes one group of GPUs for its lifetime
         slots = context.Queue()
         for group in groups:
@@ -149,7 +147,7 @@ def run_configs(
         )
         task = run_on_claimed_gpus
     with pool:
-        futures = [pool.submit(task, config, kwargs) for config in configs]
+        futures = [pool.submit(task, config, options) for config in configs]
         done: dict[int, Outcome] = {}
         for future in as_completed(futures):
             index = futures.index(future)
@@ -171,24 +169,21 @@ def _claim_gpus(slots, threads: int) -> None:
     _quiet_interrupt()
 
 
-def run_on_claimed_gpus(config: RunConfig, kwargs: dict) -> Outcome:
+def run_on_claimed_gpus(config: RunConfig, options: RunOptions) -> Outcome:
     """Train on this process's ``CUDA_VISIBLE_DEVICES``: in process on one GPU, or under
     ``torch.distributed.run`` with one process per GPU."""
     devices = [d for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d]
-    finished = RunDir.of(Path(kwargs["runs_dir"]), kwargs["suite"], config).is_finished()
-    if len(devices) <= 1 or (finished and not kwargs.get("force")):
-        return timed_run(config, kwargs)  # one GPU, or a cache hit
-    return launch_distributed(config, kwargs, len(devices))
+    finished = options.run_dir(config).is_finished()
+    if len(devices) <= 1 or (finished and not options.force):
+        return timed_run(config, options)  # one GPU, or a cache hit
+    return launch_distributed(config, options, len(devices))
 
 
-def launch_distributed(config: RunConfig, kwargs: dict, processes: int) -> Outcome:
+def launch_distributed(config: RunConfig, options: RunOptions, processes: int) -> Outcome:
     """Train one run with ``processes`` data-parallel processes (``torch.distributed.run``,
     this environment's GPUs); returns its outcome read from the run directory."""
     start = time.perf_counter()
-    request = {
-        "config": config.to_dict(),
-        **{k: str(v) if isinstance(v, Path) else v for k, v in kwargs.items()},
-    }
+    request = {"config": config.to_dict(), "options": options.to_dict()}
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump(request, handle)
     command = [
@@ -204,6 +199,6 @@ def launch_distributed(config: RunConfig, kwargs: dict, processes: int) -> Outco
             f"{config.dataset} {config.strategy} seed {config.seed}: the {processes}-process "
             f"run failed (exit {done.returncode}):\n{done.stderr[-3000:]}"
         )
-    run = RunDir.of(Path(kwargs["runs_dir"]), kwargs["suite"], config)
+    run = options.run_dir(config)
     result = RunResult(run.path, False, run.read_metrics())
     return result, config, time.perf_counter() - start

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from bench.config import RunConfig
 from bench.executors import Execution, Outcome, run_configs
-from bench.runner import RunResult, load_run_data
+from bench.runner import RunOptions, RunResult, load_run_data
 from bench.store import FINISHED, DamagedRun, RunDir
 from bench.text import plural
 
@@ -70,50 +71,34 @@ def describe_plan(
 
 
 def execute_plan(
-    suite: str,
-    profile: str | None,
-    configs: list[RunConfig],
-    *,
-    runs_dir: str | Path,
-    data_dir: str | Path | None,
-    force: bool = False,
-    jobs: int = 1,
-    execution: Execution | None = None,
-    save_model: bool = False,
-    log_with: tuple[str, ...] = (),
+    configs: list[RunConfig], options: RunOptions, execution: Execution | None = None
 ) -> list[RunResult]:
-    """Run every config; print one line per run with its test accuracy.
+    """Run every config with ``options``; print one line per run with its test accuracy.
 
     Every dataset of the plan is loaded and every existing run checked first, so missing or
-    malformed data and damaged runs (without ``force``) fail before any training starts.
-    ``jobs > 1`` trains that many runs at once, each in its own process; every run trains with
-    ``execution.threads`` torch threads (default :data:`bench.runner.DEFAULT_THREADS`) whatever
+    malformed data and damaged runs (without ``options.force``) fail before any training
+    starts. ``execution`` (default: one run at a time, in this process) trains ``jobs`` runs at
+    once, each in its own process, or spreads them over GPUs or a Ray cluster
+    (:mod:`bench.executors`). Every run trains with ``execution.threads`` torch threads
+    (default :data:`bench.runner.DEFAULT_THREADS`; a Ray task's reserved CPUs) whatever
     ``jobs`` is, so its numbers do not depend on ``jobs``; results come back in plan order.
-    ``execution`` (which overrides ``jobs``) also spreads runs over GPUs or a Ray cluster
-    (:mod:`bench.executors`). ``save_model`` keeps each new run's selected checkpoint in its
-    ``model/`` directory and ``log_with`` names experiment trackers (:mod:`bench.tracking`):
-    run options, the configs and their hashes do not change.
     """
-    execution = (execution or Execution(jobs=jobs)).validate()
+    execution = (execution or Execution()).validate()
     for config in configs:
-        load_run_data(config, data_dir)
-    if not force:
+        load_run_data(config, options.data_dir)
+    if not options.force:
         for config in configs:
-            RunDir.of(Path(runs_dir), suite, config).state()  # DamagedRun names the run
-    kwargs = dict(
-        suite=suite,
-        profile=profile,
-        runs_dir=runs_dir,
-        data_dir=data_dir,
-        force=force,
-        save_model=save_model,
-        log_with=log_with,
-        # a Ray task's reserved CPUs are its threads unless --threads says otherwise
-        threads=execution.threads
-        or (execution.cpus_per_run if execution.executor == "ray" else None),
+            options.run_dir(config).state()  # DamagedRun names the run
+    threads = (
+        options.threads
+        or execution.threads
+        or (execution.cpus_per_run if execution.executor == "ray" else None)
     )
     return run_configs(
-        configs, kwargs, execution, lambda n, outcome: _report(n, len(configs), outcome)
+        configs,
+        replace(options, threads=threads),
+        execution,
+        lambda n, outcome: _report(n, len(configs), outcome),
     )
 
 

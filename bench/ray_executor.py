@@ -19,13 +19,12 @@ import fcntl
 import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from bench.config import RunConfig
 from bench.errors import ConfigError
 from bench.executors import Execution, Outcome, launch_distributed, timed_run
-from bench.runner import RunResult
+from bench.runner import RunOptions, RunResult
 from bench.store import RunDir
 from bench.text import plural
 
@@ -69,46 +68,38 @@ def _wait_for_lock(run: RunDir) -> None:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def run_task(config: RunConfig, kwargs: dict, gpus: int, threads: int) -> Outcome:
+def run_task(config: RunConfig, options: RunOptions, gpus: int, threads: int) -> Outcome:
     """One run inside a Ray task (a retry resumes from the run's last checkpoint)."""
     import torch
 
     torch.set_num_threads(threads)
-    _wait_for_lock(RunDir.of(Path(kwargs["runs_dir"]), kwargs["suite"], config))
+    _wait_for_lock(options.run_dir(config))
     if gpus > 1:  # Ray set CUDA_VISIBLE_DEVICES to this task's GPUs
-        return launch_distributed(config, kwargs, gpus)
-    return timed_run(config, kwargs)
+        return launch_distributed(config, options, gpus)
+    return timed_run(config, options)
 
 
 def run_on_ray(
     configs: list[RunConfig],
-    kwargs: dict,
+    options: RunOptions,
     execution: Execution,
     on_done: Callable[[int, Outcome], None],
 ) -> list[RunResult]:
     """Train ``configs`` as Ray tasks; ``on_done`` as each finishes; results in plan order."""
-    kwargs = {
-        **kwargs,
-        "runs_dir": str(Path(kwargs["runs_dir"]).resolve()),  # the same path on every node
-        "data_dir": str(Path(kwargs["data_dir"]).resolve()) if kwargs.get("data_dir") else None,
-    }
-    if kwargs["data_dir"] is None:
-        from bench.data import resolve_data_dir
-
-        kwargs["data_dir"] = str(resolve_data_dir(None).resolve())
+    options = options.resolved()  # the same paths on every node
     ray = connect(execution)
     gpus = execution.gpus_per_run or 0
     task = remote(ray, run_task, execution, gpus)
     done: dict[int, Outcome] = {}
     pending: dict = {}
     for index, config in enumerate(configs):
-        run = RunDir.of(Path(kwargs["runs_dir"]), kwargs["suite"], config)
-        if run.is_finished() and not kwargs.get("force"):
+        run = options.run_dir(config)
+        if run.is_finished() and not options.force:
             result = RunResult(run.path, True, run.read_metrics())
             done[index] = (result, config, 0.0)
             on_done(len(done), done[index])
         else:
-            pending[task.remote(config, kwargs, gpus, execution.cpus_per_run)] = index
+            pending[task.remote(config, options, gpus, execution.cpus_per_run)] = index
     resources = ray.cluster_resources()
     print(
         f"ray: {plural(len(pending), 'run')} submitted to {len(ray.nodes())} node(s) "

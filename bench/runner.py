@@ -19,7 +19,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext, suppress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import torch
@@ -62,6 +62,60 @@ from bench.trainer import (
 
 DEFAULT_THREADS = 1  # torch threads per run: CPU float sums depend on the count, so it is fixed
 # (not cores/jobs) and recorded in env.json; one thread is also the fastest under load
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Everything a run needs besides its config; none of it enters the config or its hash.
+
+    ``suite`` and ``profile`` name the run's place in the store (``runs_dir``) and its record;
+    ``data_dir``: the DSS data (default ``$COTBENCH_DATA``); ``force``: retrain a finished run
+    (moved aside) or a damaged one; ``threads``: torch threads of a new run (default
+    :data:`DEFAULT_THREADS`; a resumed run keeps its own); ``save_model``: keep the selected
+    checkpoint in ``<run>/model``; ``log_with``: experiment trackers (:mod:`bench.tracking`).
+    """
+
+    suite: str
+    profile: str | None = None
+    runs_dir: Path = Path("runs")
+    data_dir: Path | None = None
+    force: bool = False
+    threads: int | None = None
+    save_model: bool = False
+    log_with: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "runs_dir", Path(self.runs_dir))
+        if self.data_dir is not None:
+            object.__setattr__(self, "data_dir", Path(self.data_dir))
+        object.__setattr__(self, "log_with", tuple(self.log_with))
+
+    def run_dir(self, config: RunConfig) -> RunDir:
+        """The directory of ``config``'s run in this store."""
+        return RunDir.of(self.runs_dir, self.suite, config)
+
+    def to_dict(self) -> dict:
+        """JSON-ready (paths as strings); :meth:`from_dict` reads it back."""
+        record = {field.name: getattr(self, field.name) for field in fields(self)}
+        return {
+            **record,
+            "runs_dir": str(self.runs_dir),
+            "data_dir": None if self.data_dir is None else str(self.data_dir),
+            "log_with": list(self.log_with),
+        }
+
+    @classmethod
+    def from_dict(cls, record: dict) -> RunOptions:
+        """The options of a :meth:`to_dict` record."""
+        return cls(**record)
+
+    def resolved(self) -> RunOptions:
+        """Absolute store and data paths (the data directory resolved), the same on every node."""
+        return replace(
+            self,
+            runs_dir=self.runs_dir.resolve(),
+            data_dir=resolve_data_dir(self.data_dir).resolve(),
+        )
 
 
 @dataclass(frozen=True)
@@ -124,53 +178,38 @@ def tokenizer_corpus(splits: DatasetSplits) -> list[str]:
 
 def run_one(
     config: RunConfig,
+    options: RunOptions,
     *,
-    suite: str,
-    profile: str | None = None,
-    runs_dir: str | Path = "runs",
-    data_dir: str | Path | None = None,
-    force: bool = False,
     echo: Callable[[str], None] = print,
     on_step: Callable[[int], None] | None = None,
     on_validation: Callable[[int, dict], None] | None = None,
-    threads: int | None = None,
-    save_model: bool = False,
-    log_with: Sequence[str] = (),
 ) -> RunResult:
     """Train and evaluate one run, or return the finished run with the same config.
 
-    ``on_step(step)`` is called after each optimizer step and ``on_validation(step, metrics)``
-    after each validation evaluation (:class:`bench.trainer.TrainHooks`). ``threads``: torch
-    threads for a new run (default :data:`DEFAULT_THREADS`); a resumed run uses the count it
-    recorded. A damaged run (:class:`~bench.store.DamagedRun`) is an error; with ``force`` it
-    is moved aside and retrained.
-    ``save_model``: keep the selected checkpoint in ``<run>/model`` (a cache hit without one
-    says so: retrain it with ``force``). ``log_with``: experiment trackers that follow the
-    training of a run that is not a cache hit (:mod:`bench.tracking`).
+    ``options`` (:class:`RunOptions`) say where the run lives and how it trains. ``on_step(step)``
+    is called after each optimizer step and ``on_validation(step, metrics)`` after each
+    validation evaluation (:class:`bench.trainer.TrainHooks`). A damaged run
+    (:class:`~bench.store.DamagedRun`) is an error; with ``options.force`` it is moved aside and
+    retrained. A cache hit without the ``save_model`` directory says so (retrain it with
+    ``force``); trackers follow only the training of a run that is not a cache hit.
     """
-    log_with = check_trackers(log_with)
+    options = replace(options, log_with=check_trackers(options.log_with))
     config.validate()
-    run = RunDir.of(Path(runs_dir), suite, config)
+    run = options.run_dir(config)
     # one process, or one of several under `accelerate launch` / `torchrun` (gloo on a CPU host)
     process = PartialState(cpu=not torch.cuda.is_available())
-    hit = _cache_hit(run, config, force, echo if process.is_main_process else None)
+    hit = _cache_hit(run, config, options.force, echo if process.is_main_process else None)
     process.wait_for_everyone()
     if hit is not None:
-        if save_model and not run.model_dir.is_dir() and process.is_main_process:
+        if options.save_model and not run.model_dir.is_dir() and process.is_main_process:
             echo(f"{run.path}: finished without --save-model; --force retrains it to keep it")
         return hit
     with run.lock(echo) if process.is_main_process else nullcontext() as waited:
         if waited and run.is_finished():  # the other process finished it
             return RunResult(run.path, True, run.read_metrics())
-        with _torch_threads(_thread_count(run, threads, echo)):
+        with _torch_threads(_thread_count(run, options.threads, echo)):
             return _train_and_evaluate(
-                config,
-                (suite, profile),
-                run,
-                data_dir,
-                TrainHooks(echo, on_step, on_validation),
-                save_model,
-                log_with,
+                config, options, run, TrainHooks(echo, on_step, on_validation)
             )
 
 
@@ -259,18 +298,15 @@ def _own_tokenizer(run: RunDir) -> Path | None:
     return path
 
 
-def _record_start(
-    run: RunDir, config: RunConfig, origin: tuple[str, str | None], loaded, env: dict
-) -> None:
+def _record_start(run: RunDir, config: RunConfig, options: RunOptions, loaded, env: dict) -> None:
     """Write the resolved config (first), the tokenizer and the environment record.
 
     A resumed run keeps the tokenizer and environment record it started with."""
-    suite, profile = origin
     write_json(
         run.config_file,
         {
-            "suite": suite,
-            "profile": profile,
+            "suite": options.suite,
+            "profile": options.profile,
             "config_hash": config.config_hash(),
             "seed": config.seed,
             "config": config.to_dict(),
@@ -289,38 +325,28 @@ def _record_start(
 
 
 def _train_and_evaluate(
-    config: RunConfig,
-    origin: tuple[str, str | None],
-    run: RunDir,
-    data_dir: str | Path | None,
-    hooks: TrainHooks,
-    save_model: bool,
-    log_with: Sequence[str],
+    config: RunConfig, options: RunOptions, run: RunDir, hooks: TrainHooks
 ) -> RunResult:
     """Prepare, train, then test and record the run (resuming from its checkpoints)."""
     started = time.perf_counter()
-    job, test = _prepare(config, origin, run, data_dir, log_with)
+    job, test = _prepare(config, options, run)
     if not job.accelerator.is_main_process:
         hooks = replace(hooks, echo=lambda _: None)
-    state = train(job, run, hooks, RunDir.of(Path(), origin[0], config).path.as_posix())
-    return _test_and_record(job, test, state, run, origin, save_model, started)
+    state = train(job, run, hooks, RunDir.of(Path(), options.suite, config).path.as_posix())
+    return _test_and_record(job, test, state, run, options, started)
 
 
 def _prepare(
-    config: RunConfig,
-    origin: tuple[str, str | None],
-    run: RunDir,
-    data_dir: str | Path | None,
-    log_with: Sequence[str],
+    config: RunConfig, options: RunOptions, run: RunDir
 ) -> tuple[TrainingJob, tuple[Example, ...]]:
     """Load the data (noise on train only), the model and tokenizer (a resumed run's own),
     write the run's start records and encode the training pairs; the job and the test split."""
     check_same_config(run.path, config)
     own_tokenizer = _own_tokenizer(run)
-    splits = load_run_data(config, data_dir)
+    splits = load_run_data(config, options.data_dir)
     train_examples = apply_noise(splits.train, config.noise)
     strategy = STRATEGIES.get(config.strategy)(config)
-    accelerator = make_accelerator(config, log_with, tracker_dir(run.path))
+    accelerator = make_accelerator(config, options.log_with, tracker_dir(run.path))
     with accelerator.main_process_first():  # one process trains a preset's tokenizer
         loaded = load_model(
             config.model,
@@ -346,7 +372,7 @@ def _prepare(
             else None,
             "n_examples": sizes,
         }
-        _record_start(run, config, origin, loaded, env)
+        _record_start(run, config, options, loaded, env)
     encoded = cached_encode_pairs(
         tokenizer,
         [strategy.training_pairs(ex, tokenizer.eos_token) for ex in train_examples],
@@ -366,16 +392,15 @@ def _test_and_record(
     test: Sequence[Example],
     state: TrainState,
     run: RunDir,
-    origin: tuple[str, str | None],
-    save_model: bool,
+    options: RunOptions,
     started: float,
 ) -> RunResult:
     """Evaluate the last and the best checkpoint on test, then write the predictions and
     ``metrics.json`` (the run is finished) and remove the checkpoints."""
     trained = time.perf_counter()
-    results = _test(job, test, state, run, save_model)
+    results = _test(job, test, state, run, options.save_model)
     timing = {"train_s": trained - started, "eval_s": time.perf_counter() - trained}
-    metrics = _metrics(job.config, origin, state, results, timing)
+    metrics = _metrics(job.config, options, state, results, timing)
     if job.accelerator.is_main_process:
         for which, name in metrics["prediction_files"].items():
             write_jsonl(run.path / name, results[which].records)
@@ -413,17 +438,16 @@ def _test(
 
 def _metrics(
     config: RunConfig,
-    origin: tuple[str, str | None],
+    options: RunOptions,
     state: TrainState,
     results: dict[str, EvalResult],
     timing: dict[str, float],
 ) -> dict:
     """The finished run's ``metrics.json``."""
-    suite, profile = origin
     return {
         "status": FINISHED,
-        "suite": suite,
-        "profile": profile,
+        "suite": options.suite,
+        "profile": options.profile,
         "dataset": config.dataset,
         "strategy": config.strategy,
         "seed": config.seed,

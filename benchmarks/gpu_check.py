@@ -81,7 +81,7 @@ def perf_part(model: str, device: str, dry: bool) -> dict:
 
 def run_part(model: str, runs_dir: Path, dry: bool) -> dict:
     """A ``RUN_STEPS``-step DSS+MI run of the paper profile; its losses and metrics."""
-    from bench.runner import run_one
+    from bench.runner import RunOptions, run_one
     from bench.store import read_jsonl
     from bench.suites import load_suite, plan_runs
 
@@ -102,7 +102,8 @@ def run_part(model: str, runs_dir: Path, dry: bool) -> dict:
         overrides=overrides,
     )
     start = time.perf_counter()
-    result = run_one(config, suite="gpu-check", profile="paper", runs_dir=runs_dir, force=True)
+    options = RunOptions("gpu-check", "paper", runs_dir=runs_dir, force=True)
+    result = run_one(config, options)
     log = read_jsonl(result.directory / "train_log.jsonl")
     losses = [r for r in log if r["kind"] == "train"]
     return {

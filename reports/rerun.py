@@ -28,7 +28,7 @@ import torch
 
 from bench.config import RunConfig, config_from_dict
 from bench.errors import BenchError
-from bench.runner import load_run_data, run_one, tokenizer_corpus
+from bench.runner import RunOptions, load_run_data, run_one, tokenizer_corpus
 from bench.store import RunDir, read_json
 from bench.tokenizer import corpus_hash
 from reports.bundle import (
@@ -209,15 +209,14 @@ def rerun_bundle(
             if env.get("tokenizer_sha256") and tokenizer is not None:
                 _seed_tokenizer(cache, config, tokenizer, data_dir)
             with _cache_dir(cache), _torch_threads(env.get("torch_threads")):
-                result = run_one(
-                    config,
-                    suite=provenance["suite"],
-                    profile=provenance["profile"],
+                options = RunOptions(
+                    provenance["suite"],
+                    provenance["profile"],
                     runs_dir=Path(tmp) / "runs",
                     data_dir=data_dir,
-                    echo=echo,
                     threads=env.get("torch_threads"),
                 )
+                result = run_one(config, options, echo=echo)
             rerun = RunDir(result.directory)
             rerun_env = rerun.read_env()
             device = rerun_env.get("device")

@@ -22,6 +22,7 @@ from bench.config import RunConfig
 from bench.errors import ConfigError
 from bench.executors import Execution
 from bench.plan import execute_plan
+from bench.runner import RunOptions
 from bench.store import RunDir
 from bench.strategy import reads_key
 from bench.suites import load_suite, plan_runs
@@ -192,34 +193,27 @@ def ablation_display(table: pd.DataFrame, key: str) -> pd.DataFrame:
 
 def run_ablation(
     plan: AblationPlan,
+    options: RunOptions,
     *,
-    runs_dir: str | Path = "runs",
-    data_dir: str | Path | None = None,
     out: str | Path | None = None,
     spec: BootstrapSpec | None = None,
-    jobs: int = 1,
     execution: Execution | None = None,
-    save_model: bool = False,
-    log_with: tuple[str, ...] = (),
 ) -> Path:
-    """Train the plan (finished runs are cache hits, ``jobs`` at once, or as ``execution``
-    says: GPUs, a Ray cluster), write table, figure and section.
+    """Train the plan with ``options`` (its suite and profile; finished runs are cache hits,
+    trained as ``execution`` says: processes, GPUs, a Ray cluster), write table, figure and
+    section.
 
     Returns the path of the section file.
     """
+    if (options.suite, options.profile) != (plan.suite, plan.profile):
+        raise ValueError(
+            f"run options for suite {options.suite} profile {options.profile}, "
+            f"plan for {plan.suite} {plan.profile}"
+        )
     spec = spec or BootstrapSpec()
+    runs_dir = options.runs_dir
     out_dir = Path(out) if out is not None else default_out_dir(runs_dir, plan)
-    execute_plan(
-        plan.suite,
-        plan.profile,
-        plan.configs,
-        runs_dir=runs_dir,
-        data_dir=data_dir,
-        jobs=jobs,
-        execution=execution,
-        save_model=save_model,
-        log_with=log_with,
-    )
+    execute_plan(plan.configs, options, execution)
     table = ablation_table(plan, runs_dir, spec)
     where = f"suite {plan.suite}, profile {plan.profile}"
     caption = (

@@ -14,6 +14,7 @@ from bench.cli_args import (
     add_plan_arguments,
     add_run_options,
     execution_from_args,
+    run_options_from_args,
 )
 from bench.errors import ConfigError
 
@@ -34,7 +35,6 @@ def _ints(flag: str, value: str | None) -> list[int] | None:
 def _cmd_ablate(args: argparse.Namespace) -> int:
     from bench.config import parse_set_options
     from bench.plan import describe_plan
-    from bench.tracking import check_trackers
     from sweeps.ablate import plan_ablation, plan_lines, run_ablation
     from sweeps.keys import parse_values
 
@@ -49,21 +49,13 @@ def _cmd_ablate(args: argparse.Namespace) -> int:
         overrides=parse_set_options(args.set),
     )
     execution = execution_from_args(args)
-    log_with = check_trackers(args.log_with)  # a missing tracker fails before any training
+    options = run_options_from_args(args, plan.suite, plan.profile)
     print("\n".join(plan_lines(plan)))
     values = [f"{plan.key}={value}" for value, _ in plan.runs]
     print(describe_plan(plan.suite, plan.profile, plan.configs, args.runs_dir, notes=values))
     if args.dry_run:
         return 0
-    section = run_ablation(
-        plan,
-        runs_dir=args.runs_dir,
-        data_dir=args.data_dir,
-        out=args.out,
-        execution=execution,
-        save_model=args.save_model,
-        log_with=log_with,
-    )
+    section = run_ablation(plan, options, out=args.out, execution=execution)
     print(f"ablation table, figure and report section in {section.parent}")
     return 0
 

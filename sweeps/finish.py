@@ -18,6 +18,7 @@ import pandas as pd
 
 from bench.errors import BenchError
 from bench.plan import execute_plan
+from bench.runner import RunOptions
 from bench.store import RunDir
 from reports.arms import collect_arms, compare_arms
 from reports.display import difference_text, estimate_text, pct
@@ -172,11 +173,8 @@ def finish_sweep(
         default_plan = spec.plan({}, seeds=eval_seeds)
         configs = list({*best_plan.configs, *default_plan.configs})
         execute_plan(
-            best_plan.suite,
-            best_plan.profile,
             sorted(configs, key=lambda c: (c.dataset, c.strategy, c.config_hash(), c.seed)),
-            runs_dir=spec.runs_dir,
-            data_dir=spec.data_dir,
+            RunOptions(best_plan.suite, best_plan.profile, spec.runs_dir, spec.data_dir),
         )
         table = reevaluation_table(best_plan, default_plan, spec.runs_dir, bootstrap)
         caption = (

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.config import RunConfig
-from bench.runner import run_one
+from bench.runner import RunOptions, run_one
 from bench.store import RunDir
 from sweeps.liveness import WORKER_ATTR
 from sweeps.spec import SweepSpec
@@ -65,14 +65,8 @@ class Objective:
                 raise optuna.TrialPruned(f"{config.dataset} {config.strategy} at step {step}")
 
         suite, profile = origin
-        result = run_one(
-            config,
-            suite=suite,
-            profile=profile,
-            runs_dir=self.spec.runs_dir,
-            data_dir=self.spec.data_dir,
-            on_validation=report,
-        )
+        options = RunOptions(suite, profile, self.spec.runs_dir, self.spec.data_dir)
+        result = run_one(config, options, on_validation=report)
         # run_one holds the run's lock: a trial with another worker's parameters waits for that
         # worker's run and then reads it as a cache hit
         if result.cached:  # replay the validation curve so the pruner sees this trial

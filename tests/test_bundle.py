@@ -20,7 +20,7 @@ import yaml
 from bench.cli import main
 from bench.errors import BenchError
 from bench.provenance import file_sha256
-from bench.runner import run_one
+from bench.runner import RunOptions, run_one
 from bench.store import read_json, write_json
 from reports.bundle import (
     LINKS,
@@ -44,7 +44,7 @@ def runs_dir(tmp_path_factory) -> Path:
     runs = tmp_path_factory.mktemp("runs")
     for strategy, seed in (("dss", 0), ("dss", 1), ("finetune", 0)):
         config = tiny_config(strategy=strategy, seed=seed)
-        run_one(config, suite="t", profile="tiny", runs_dir=runs, echo=lambda _: None)
+        run_one(config, RunOptions("t", profile="tiny", runs_dir=runs), echo=lambda _: None)
     return runs
 
 
@@ -208,7 +208,7 @@ def test_cli_exit_codes(bundle, copy, runs_dir, tmp_path, capsys):
 def test_rerun_matches_and_names_a_changed_confidence(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("COTBENCH_CACHE", str(tmp_path / "cache"))
     runs = tmp_path / "runs"
-    run_one(tiny_config(strategy="dss"), suite="t", profile="tiny", runs_dir=runs, echo=print)
+    run_one(tiny_config(strategy="dss"), RunOptions("t", profile="tiny", runs_dir=runs), echo=print)
     bundle = export_bundle(runs, "t", "tiny", tmp_path / "bundle")
     shutil.rmtree(runs)
     shutil.rmtree(tmp_path / "cache")
@@ -318,7 +318,7 @@ def test_rerun_on_another_processor_compares_probabilities_within_a_tolerance(tm
     from reports.rerun import CPU_FLOAT_RTOL
 
     runs = tmp_path / "runs"
-    run_one(tiny_config(strategy="dss"), suite="t", profile="tiny", runs_dir=runs, echo=print)
+    run_one(tiny_config(strategy="dss"), RunOptions("t", profile="tiny", runs_dir=runs), echo=print)
     bundle = export_bundle(runs, "t", "tiny", tmp_path / "bundle")
 
     def made_elsewhere(name: str, scale: float) -> Path:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.runner import run_one
+from bench.runner import RunOptions, run_one
 from bench.store import read_json, read_jsonl, run_dir
 from tests.helpers import Interrupted, interrupt_at, run_numbers, tiny_config
 
@@ -25,7 +25,7 @@ STOPPING = {
 
 def test_training_stops_after_patience_validations_without_a_new_best(tmp_path):
     config = tiny_config(**STOPPING)
-    result = run_one(config, suite="t", runs_dir=tmp_path, echo=lambda _: None)
+    result = run_one(config, RunOptions("t", runs_dir=tmp_path), echo=lambda _: None)
     metrics = result.metrics
     valid = [r for r in read_jsonl(result.directory / "train_log.jsonl") if r["kind"] == "valid"]
     after_best = [r for r in valid if r["step"] > metrics["best_step"]]
@@ -40,15 +40,17 @@ def test_training_stops_after_patience_validations_without_a_new_best(tmp_path):
 
 def test_an_early_stopped_run_resumes_to_the_same_numbers(tmp_path):
     config = tiny_config(**STOPPING)
-    whole = run_one(config, suite="t", runs_dir=tmp_path / "whole", echo=lambda _: None)
+    whole = run_one(config, RunOptions("t", runs_dir=tmp_path / "whole"), echo=lambda _: None)
     with pytest.raises(Interrupted):
-        run_one(config, suite="t", runs_dir=tmp_path, on_step=interrupt_at(3), echo=lambda _: None)
+        run_one(
+            config, RunOptions("t", runs_dir=tmp_path), on_step=interrupt_at(3), echo=lambda _: None
+        )
     assert (run_dir(tmp_path, "t", config) / "checkpoints").is_dir()
-    resumed = run_one(config, suite="t", runs_dir=tmp_path, echo=lambda _: None)
+    resumed = run_one(config, RunOptions("t", runs_dir=tmp_path), echo=lambda _: None)
     assert run_numbers(resumed.directory) == run_numbers(whole.directory)
 
 
 def test_patience_off_trains_every_step(tmp_path):
     config = tiny_config(**{**STOPPING, "early_stopping_patience": None, "max_steps": 8})
-    result = run_one(config, suite="t", runs_dir=tmp_path, echo=lambda _: None)
+    result = run_one(config, RunOptions("t", runs_dir=tmp_path), echo=lambda _: None)
     assert result.metrics["steps"] == 8

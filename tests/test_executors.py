@@ -15,6 +15,7 @@ from bench.cli import main
 from bench.errors import ConfigError
 from bench.executors import Execution, gpu_groups
 from bench.plan import execute_plan
+from bench.runner import RunOptions
 from bench.store import read_json
 from tests.helpers import tiny_config
 
@@ -49,13 +50,11 @@ def test_each_worker_owns_its_gpu_and_numbers_do_not_change(monkeypatch, tmp_pat
     threads = torch.get_num_threads()
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // 2))  # as each of the 2 workers
     try:
-        local = execute_plan("t", None, configs, runs_dir=tmp_path / "a", data_dir=None)
+        local = execute_plan(configs, RunOptions("t", runs_dir=tmp_path / "a"))
     finally:
         torch.set_num_threads(threads)
     monkeypatch.setattr(executors, "visible_gpus", lambda: GPUS)
-    on_gpus = execute_plan(
-        "t", None, configs, runs_dir=tmp_path / "b", data_dir=None, execution=Execution(jobs=2)
-    )
+    on_gpus = execute_plan(configs, RunOptions("t", runs_dir=tmp_path / "b"), Execution(jobs=2))
     for one, other in zip(local, on_gpus, strict=True):
         assert one.metrics["test"] == other.metrics["test"]
         assert read_json(other.directory / "env.json")["cuda_visible_devices"] in ("3", "5")
@@ -66,12 +65,9 @@ def test_each_worker_owns_its_gpu_and_numbers_do_not_change(monkeypatch, tmp_pat
 def test_a_run_on_two_gpus_trains_with_two_processes(monkeypatch, tmp_path):
     monkeypatch.setattr(executors, "visible_gpus", lambda: GPUS)
     (result,) = execute_plan(
-        "t",
-        None,
         [tiny_config(strategy="dss")],
-        runs_dir=tmp_path,
-        data_dir=None,
-        execution=Execution(jobs=1, gpus_per_run=2),
+        RunOptions("t", runs_dir=tmp_path),
+        Execution(jobs=1, gpus_per_run=2),
     )
     env = read_json(result.directory / "env.json")
     assert env["cuda_visible_devices"] == "3,5" and env["num_processes"] == 2

@@ -26,7 +26,7 @@ from bench.cli import main
 from bench.data import DATASETS, DatasetSplits, LoadOptions, load_dataset
 from bench.errors import BenchError, DataError
 from bench.provenance import file_sha256
-from bench.runner import run_one
+from bench.runner import RunOptions, run_one
 from bench.store import DamagedRun, read_json, read_jsonl, run_dir, write_json
 from reports.bundle import MANIFEST, verify_bundle
 from tests.helpers import (
@@ -66,7 +66,7 @@ def reference(tmp_path_factory):
         patch.setenv("COTBENCH_CACHE", str(tmp_path_factory.getbasetemp() / "faults-cache"))
         config = tiny_config(**CONFIG)
         runs = tmp_path_factory.mktemp("reference")
-        result = run_one(config, suite=SUITE, runs_dir=runs, echo=_quiet)
+        result = run_one(config, RunOptions(SUITE, runs_dir=runs), echo=_quiet)
     return config, result.directory
 
 
@@ -84,7 +84,7 @@ def crash_at(monkeypatch):
 
 def _interrupted(config, runs: Path, step: int = 5) -> Path:
     with pytest.raises(Interrupted):
-        run_one(config, suite=SUITE, runs_dir=runs, on_step=interrupt_at(step), echo=_quiet)
+        run_one(config, RunOptions(SUITE, runs_dir=runs), on_step=interrupt_at(step), echo=_quiet)
     return run_dir(runs, SUITE, config)
 
 
@@ -104,7 +104,7 @@ def test_resume_with_another_tokenizer_cache_keeps_the_runs_tokenizer(
     train = tokenizer._train
     monkeypatch.setattr(tokenizer, "_train", lambda texts, size: train(texts[::-1], size - 7))
     messages = []
-    resumed = run_one(config, suite=SUITE, runs_dir=tmp_path / "runs", echo=messages.append)
+    resumed = run_one(config, RunOptions(SUITE, runs_dir=tmp_path / "runs"), echo=messages.append)
     assert not list(other.glob("tokenizers/*/tokenizer.json"))  # nothing was trained
     assert (directory / "env.json").read_text() == env_before
     assert run_numbers(resumed.directory) == run_numbers(whole)
@@ -120,8 +120,8 @@ def test_a_crash_at_any_point_resumes_to_the_same_numbers(reference, tmp_path, c
     config, whole = reference
     crash_at(point)
     with pytest.raises(SimulatedCrash):
-        run_one(config, suite=SUITE, runs_dir=tmp_path, echo=_quiet)
-    rerun = run_one(config, suite=SUITE, runs_dir=tmp_path, echo=_quiet)
+        run_one(config, RunOptions(SUITE, runs_dir=tmp_path), echo=_quiet)
+    rerun = run_one(config, RunOptions(SUITE, runs_dir=tmp_path), echo=_quiet)
     assert rerun.cached == (point in {"metrics-written", "checkpoints-moved"})
     assert run_numbers(rerun.directory) == run_numbers(whole)
     assert sorted(p.name for p in rerun.directory.iterdir() if p.is_dir()) == []
@@ -135,7 +135,7 @@ def test_a_half_removed_checkpoint_restarts_from_a_good_one(reference, tmp_path)
     (checkpoint,) = (directory / "checkpoints").glob("step-*")
     (checkpoint / "pytorch_model.bin").unlink()
     messages = []
-    rerun = run_one(config, suite=SUITE, runs_dir=tmp_path, echo=messages.append)
+    rerun = run_one(config, RunOptions(SUITE, runs_dir=tmp_path), echo=messages.append)
     assert any("damaged checkpoint" in m and "pytorch_model.bin" in m for m in messages)
     assert any("restarts from step 0" in m for m in messages)
     assert run_numbers(rerun.directory) == run_numbers(whole)
@@ -150,7 +150,7 @@ def test_an_unreadable_rng_state_is_not_skipped(reference, tmp_path):
     rng = checkpoint / "random_states_0.pkl"
     rng.write_bytes(rng.read_bytes()[:20])
     messages = []
-    rerun = run_one(config, suite=SUITE, runs_dir=tmp_path, echo=messages.append)
+    rerun = run_one(config, RunOptions(SUITE, runs_dir=tmp_path), echo=messages.append)
     assert any("random_states_0.pkl does not match" in m for m in messages)
     assert run_numbers(rerun.directory) == run_numbers(whole)
 
@@ -250,7 +250,7 @@ def test_a_damaged_run_is_never_a_cache_hit(reference, tmp_path, capsys, corrupt
     args = ["run", "--suite", str(suite), "--runs-dir", str(runs)]
     one_line_error(capsys, main(args), str(directory), name, "--force")
     with pytest.raises(DamagedRun):
-        run_one(tiny_config(**CONFIG), suite=SUITE, runs_dir=runs, echo=_quiet)
+        run_one(tiny_config(**CONFIG), RunOptions(SUITE, runs_dir=runs), echo=_quiet)
     report = ["report", "--runs-dir", str(runs), "--out", str(tmp_path / "r.html")]
     one_line_error(capsys, main(report), str(directory))
     assert main([*args, "--dry-run"]) == 0 and "DAMAGED" in capsys.readouterr().out
@@ -261,7 +261,7 @@ def test_force_replaces_a_damaged_run(reference, tmp_path):
     (directory / "metrics.json").write_text("{")
     messages = []
     forced = run_one(
-        tiny_config(**CONFIG), suite=SUITE, runs_dir=runs, force=True, echo=messages.append
+        tiny_config(**CONFIG), RunOptions(SUITE, runs_dir=runs, force=True), echo=messages.append
     )
     assert "moved to" in messages[0] and not forced.cached
     assert run_numbers(forced.directory) == run_numbers(reference[1])
@@ -365,7 +365,7 @@ def test_a_diverging_run_is_an_error_not_a_finished_run(tmp_path):
     """``lr`` large enough for NaN was stored as finished (defect 5)."""
     config = tiny_config(strategy="finetune", lr=1e30, max_steps=4)
     with pytest.raises(BenchError, match="training loss is nan"):
-        run_one(config, suite=SUITE, runs_dir=tmp_path, echo=_quiet)
+        run_one(config, RunOptions(SUITE, runs_dir=tmp_path), echo=_quiet)
     assert not (run_dir(tmp_path, SUITE, config) / "metrics.json").exists()
 
 
@@ -437,7 +437,7 @@ def test_a_restarted_sweep_draws_new_parameters(sampler):
 def test_changing_checkpoint_every_keeps_the_cache_hit(reference, tmp_path):
     runs, _ = _finished_copy(reference, tmp_path)
     config = tiny_config(**CONFIG, checkpoint_every=3, log_every=2)
-    assert run_one(config, suite=SUITE, runs_dir=runs, echo=_quiet).cached
+    assert run_one(config, RunOptions(SUITE, runs_dir=runs), echo=_quiet).cached
 
 
 # -- 9. the thread count is the run's, not the environment's --------------------------------------
@@ -450,9 +450,9 @@ def test_a_run_uses_its_own_thread_count_whatever_the_process_has(tmp_path):
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(2)
-        a = run_one(config, suite=SUITE, runs_dir=tmp_path / "a", echo=_quiet)
+        a = run_one(config, RunOptions(SUITE, runs_dir=tmp_path / "a"), echo=_quiet)
         torch.set_num_threads(1)
-        b = run_one(config, suite=SUITE, runs_dir=tmp_path / "b", echo=_quiet)
+        b = run_one(config, RunOptions(SUITE, runs_dir=tmp_path / "b"), echo=_quiet)
     finally:
         torch.set_num_threads(before)
     assert read_json(a.directory / "env.json")["torch_threads"] == 1
@@ -464,7 +464,7 @@ def test_a_run_uses_its_own_thread_count_whatever_the_process_has(tmp_path):
     write_json(directory / "env.json", {**env, "torch_threads": 2})
     sha = file_sha256(directory / "env.json")
     messages = []
-    run_one(config, suite=SUITE, runs_dir=tmp_path / "c", threads=1, echo=messages.append)
+    run_one(config, RunOptions(SUITE, runs_dir=tmp_path / "c", threads=1), echo=messages.append)
     assert file_sha256(directory / "env.json") == sha
     assert any("resuming with the 2 torch threads" in m for m in messages)
 
@@ -475,5 +475,5 @@ def test_a_damaged_encoding_cache_entry_is_rebuilt(reference, tmp_path):
     assert entries
     for entry in entries:
         entry.write_bytes(entry.read_bytes()[:100])
-    fresh = run_one(config, suite=SUITE, runs_dir=tmp_path, echo=_quiet)
+    fresh = run_one(config, RunOptions(SUITE, runs_dir=tmp_path), echo=_quiet)
     assert run_numbers(fresh.directory) == run_numbers(whole)

@@ -12,7 +12,7 @@ import torch
 
 from bench.errors import ConfigError
 from bench.models import load_model
-from bench.runner import run_one
+from bench.runner import RunOptions, run_one
 from tests.helpers import own_logprob, tiny_config
 
 MINILM = "minilm-bert2bert"
@@ -130,7 +130,7 @@ def test_minilm_run_one_end_to_end(tmp_path):
         eval_batch_size=4,
         **{"synth.n_train": 8, "synth.n_valid": 2, "synth.n_test": 4},
     )
-    result = run_one(run, suite="t", runs_dir=tmp_path, echo=lambda _: None)
+    result = run_one(run, RunOptions("t", runs_dir=tmp_path), echo=lambda _: None)
     assert result.metrics["steps"] == 2 and 0.0 <= result.metrics["primary"]["accuracy"] <= 1.0
     assert (result.directory / "metrics.json").is_file()
     assert (result.directory / "tokenizer.json").is_file()

@@ -10,7 +10,7 @@ from transformers.activations import NewGELUActivation
 
 from bench.errors import ConfigError
 from bench.models import fuse_activations, load_model
-from bench.runner import run_one
+from bench.runner import RunOptions, run_one
 from bench.tokenizer import trained_tokenizer
 from tests.helpers import tiny_config
 
@@ -69,7 +69,7 @@ def test_any_local_seq2seq_checkpoint_trains(tmp_path):
     BartForConditionalGeneration(config).save_pretrained(path)
     tokenizer.save_pretrained(path)
     run = tiny_config(strategy="dss+mi", model=str(path), max_steps=2, eval_every=2)
-    result = run_one(run, suite="t", runs_dir=tmp_path / "runs", echo=lambda _: None)
+    result = run_one(run, RunOptions("t", runs_dir=tmp_path / "runs"), echo=lambda _: None)
     assert result.metrics["steps"] == 2 and 0.0 <= result.metrics["primary"]["accuracy"] <= 1.0
 
 
@@ -93,7 +93,7 @@ def test_runner_fuses_activations_only_when_configured(tmp_path, monkeypatch, fu
     swapped = []
     monkeypatch.setattr(bench.runner, "fuse_activations", lambda m: swapped.append(m) or 0)
     run = tiny_config(max_steps=1, eval_every=1, fused_activation=fused)
-    run_one(run, suite="t", runs_dir=tmp_path / "runs", echo=lambda _: None)
+    run_one(run, RunOptions("t", runs_dir=tmp_path / "runs"), echo=lambda _: None)
     assert len(swapped) == int(fused)
 
 

@@ -22,7 +22,7 @@ import torch
 from bench import runner
 from bench.hub import EXTRA_IDS, T5_V1_1, hub_cache_snapshot, write_random_t5_v1_1
 from bench.models import fuse_activations, load_model
-from bench.runner import load_run_data, run_one, tokenizer_corpus
+from bench.runner import RunOptions, load_run_data, run_one, tokenizer_corpus
 from bench.store import read_json, read_jsonl
 from bench.suites import load_suite, plan_runs
 from bench.trainer import make_accelerator
@@ -123,12 +123,12 @@ def test_profile_trains_checkpoints_and_resumes(
     monkeypatch.setattr(
         runner, "fuse_activations", lambda model: fused.append(fuse_activations(model))
     )
-    kwargs = dict(suite="paper-table", profile=profile, runs_dir=tmp_path / "runs")
+    options = RunOptions("paper-table", profile, runs_dir=tmp_path / "runs")
     with pytest.raises(Interrupted):
-        run_one(config, **kwargs, on_step=interrupt_at(1))
+        run_one(config, options, on_step=interrupt_at(1))
     layers = T5_V1_1[config.model]["num_layers"] + T5_V1_1[config.model]["num_decoder_layers"]
     assert fused == [layers]  # one gated-GELU per feed-forward block, all swapped
-    result = run_one(config, **kwargs)  # resumes from the step-1 checkpoint
+    result = run_one(config, options)  # resumes from the step-1 checkpoint
     directory = result.directory
     assert not result.cached and result.metrics["steps"] == 2
     assert len(read_jsonl(directory / "predictions.jsonl")) == 2

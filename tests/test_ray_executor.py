@@ -25,6 +25,7 @@ import torch
 import yaml
 
 from bench.plan import execute_plan
+from bench.runner import RunOptions
 from bench.store import is_finished, read_jsonl, run_dir
 from bench.suites import load_suite, plan_runs
 from sweeps.storage import open_storage
@@ -191,7 +192,7 @@ def test_plan_survives_a_killed_worker_node_with_the_local_numbers(cluster, tmp_
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as the Ray tasks (--cpus-per-run 1)
     try:
-        local = execute_plan("raycheck", "cpu", configs, runs_dir=tmp_path / "local", data_dir=None)
+        local = execute_plan(configs, RunOptions("raycheck", "cpu", runs_dir=tmp_path / "local"))
     finally:
         torch.set_num_threads(threads)
 

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from bench.cli import main
-from bench.runner import run_one
+from bench.runner import RunOptions, run_one
 from reports.cli import add_report_parsers, parse_pair
 from reports.collect import collect_runs
 from reports.figures import PANEL_PX_KEY
@@ -41,7 +41,7 @@ def runs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for strategy in STRATEGIES:
         for seed in SEEDS:
             config = tiny_config(strategy=strategy, seed=seed)
-            run_one(config, suite="t", profile="tiny", runs_dir=root, echo=lambda _: None)
+            run_one(config, RunOptions("t", profile="tiny", runs_dir=root), echo=lambda _: None)
     return root
 
 

@@ -10,8 +10,9 @@ import pytest
 
 from bench.cli import main
 from bench.errors import BenchError
+from bench.executors import Execution
 from bench.plan import execute_plan
-from bench.runner import run_one
+from bench.runner import RunOptions, run_one
 from bench.store import RunDir, iter_runs, read_json, read_jsonl, run_dir
 from tests.helpers import Interrupted, interrupt_at, one_line_error, run_numbers, tiny_config
 
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.slow
 def reference_run(tmp_path_factory):
     runs = tmp_path_factory.mktemp("runs")
     config = tiny_config(strategy="dss+mi")
-    return config, run_one(config, suite="t", runs_dir=runs, echo=lambda _: None)
+    return config, run_one(config, RunOptions("t", runs_dir=runs), echo=lambda _: None)
 
 
 def test_run_directory_holds_every_file(reference_run):
@@ -62,18 +63,20 @@ def test_run_directory_holds_every_file(reference_run):
 
 def test_same_seed_gives_identical_numbers(reference_run, tmp_path):
     config, first = reference_run
-    second = run_one(config, suite="t", runs_dir=tmp_path, echo=lambda _: None)
+    second = run_one(config, RunOptions("t", runs_dir=tmp_path), echo=lambda _: None)
     assert run_numbers(second.directory) == run_numbers(first.directory)
 
 
 def test_interrupted_run_resumes_to_the_same_numbers(reference_run, tmp_path):
     config, uninterrupted = reference_run
     with pytest.raises(Interrupted):
-        run_one(config, suite="t", runs_dir=tmp_path, on_step=interrupt_at(5), echo=lambda _: None)
+        run_one(
+            config, RunOptions("t", runs_dir=tmp_path), on_step=interrupt_at(5), echo=lambda _: None
+        )
     directory = run_dir(tmp_path, "t", config)
     assert not (directory / "metrics.json").exists()
     assert [p.name for p in (directory / "checkpoints").glob("step-*")] == ["step-00000004"]
-    resumed = run_one(config, suite="t", runs_dir=tmp_path, echo=lambda _: None)
+    resumed = run_one(config, RunOptions("t", runs_dir=tmp_path), echo=lambda _: None)
     assert not resumed.cached
     assert run_numbers(resumed.directory) == run_numbers(uninterrupted.directory)
 
@@ -89,10 +92,12 @@ def test_run_with_the_speed_keys_resumes_exactly_and_keeps_test_order(reference_
         eval_length_grouping=True,
         closed_eval="score",
     )
-    whole = run_one(config, suite="t", runs_dir=tmp_path / "whole", echo=lambda _: None)
+    whole = run_one(config, RunOptions("t", runs_dir=tmp_path / "whole"), echo=lambda _: None)
     with pytest.raises(Interrupted):
-        run_one(config, suite="t", runs_dir=tmp_path, on_step=interrupt_at(5), echo=lambda _: None)
-    resumed = run_one(config, suite="t", runs_dir=tmp_path, echo=lambda _: None)
+        run_one(
+            config, RunOptions("t", runs_dir=tmp_path), on_step=interrupt_at(5), echo=lambda _: None
+        )
+    resumed = run_one(config, RunOptions("t", runs_dir=tmp_path), echo=lambda _: None)
     assert run_numbers(resumed.directory) == run_numbers(whole.directory)
     ids = [r["id"] for r in read_jsonl(whole.directory / "predictions.jsonl")]
     assert ids == [r["id"] for r in read_jsonl(plain.directory / "predictions.jsonl")]
@@ -101,11 +106,11 @@ def test_run_with_the_speed_keys_resumes_exactly_and_keeps_test_order(reference_
 
 def test_cache_hit_and_force(tmp_path):
     config = tiny_config(strategy="finetune", max_steps=2, eval_every=2)
-    first = run_one(config, suite="t", runs_dir=tmp_path, echo=lambda _: None)
-    again = run_one(config, suite="t", runs_dir=tmp_path, echo=lambda _: None)
+    first = run_one(config, RunOptions("t", runs_dir=tmp_path), echo=lambda _: None)
+    again = run_one(config, RunOptions("t", runs_dir=tmp_path), echo=lambda _: None)
     assert again.cached and again.metrics == first.metrics
     messages = []
-    forced = run_one(config, suite="t", runs_dir=tmp_path, force=True, echo=messages.append)
+    forced = run_one(config, RunOptions("t", runs_dir=tmp_path, force=True), echo=messages.append)
     assert not forced.cached and "moved to" in messages[0]
     moved = list(first.directory.parent.glob("seed-0.replaced-*"))
     assert len(moved) == 1 and (moved[0] / "metrics.json").is_file()
@@ -130,7 +135,7 @@ def test_locked_run_waits_for_the_other_process(tmp_path):
         pass  # without a wait callback the lock is refused at once
     threading.Timer(0.5, release.set).start()
     messages: list[str] = []
-    result = run_one(config, suite="t", runs_dir=tmp_path, echo=messages.append)
+    result = run_one(config, RunOptions("t", runs_dir=tmp_path), echo=messages.append)
     holder.join()
     assert "waiting for it to finish" in messages[0]
     assert not result.cached and (result.directory / "metrics.json").is_file()
@@ -188,15 +193,15 @@ def test_cli_missing_data_fails_before_training(tmp_path, capsys):
 @pytest.mark.slow
 def test_parallel_jobs_give_the_same_numbers_in_plan_order(tmp_path):
     configs = [tiny_config(strategy=s, max_steps=2, eval_every=2) for s in ("finetune", "dss")]
-    serial = execute_plan("t", None, configs, runs_dir=tmp_path / "a", data_dir=None)
-    parallel = execute_plan("t", None, configs, runs_dir=tmp_path / "b", data_dir=None, jobs=2)
+    serial = execute_plan(configs, RunOptions("t", runs_dir=tmp_path / "a"))
+    parallel = execute_plan(configs, RunOptions("t", runs_dir=tmp_path / "b"), Execution(jobs=2))
     assert [r.metrics["strategy"] for r in parallel] == ["finetune", "dss"]
     for one, other in zip(serial, parallel, strict=True):
         assert read_jsonl(one.directory / "predictions.jsonl") == read_jsonl(
             other.directory / "predictions.jsonl"
         )
     with pytest.raises(BenchError, match="--jobs 0"):
-        execute_plan("t", None, configs, runs_dir=tmp_path / "c", data_dir=None, jobs=0)
+        execute_plan(configs, RunOptions("t", runs_dir=tmp_path / "c"), Execution(jobs=0))
 
 
 def test_save_model_keeps_the_selected_checkpoint_without_changing_the_config(tmp_path):
@@ -207,7 +212,9 @@ def test_save_model_keeps_the_selected_checkpoint_without_changing_the_config(tm
     from bench.strategy import STRATEGIES
 
     config = tiny_config(strategy="finetune")
-    result = run_one(config, suite="t", runs_dir=tmp_path, echo=lambda _: None, save_model=True)
+    result = run_one(
+        config, RunOptions("t", runs_dir=tmp_path, save_model=True), echo=lambda _: None
+    )
     assert result.directory == run_dir(tmp_path, "t", config)  # same hash, same place
     saved = RunDir(result.directory).model_dir
     model = AutoModelForSeq2SeqLM.from_pretrained(saved)
@@ -227,8 +234,8 @@ def test_save_model_keeps_the_selected_checkpoint_without_changing_the_config(tm
         "weights": "random init",
     }
     messages = []
-    run_one(config, suite="t", runs_dir=tmp_path / "other", echo=lambda _: None)
+    run_one(config, RunOptions("t", runs_dir=tmp_path / "other"), echo=lambda _: None)
     again = run_one(
-        config, suite="t", runs_dir=tmp_path / "other", echo=messages.append, save_model=True
+        config, RunOptions("t", runs_dir=tmp_path / "other", save_model=True), echo=messages.append
     )
     assert again.cached and "--force retrains it" in messages[0]

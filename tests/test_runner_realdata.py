@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.runner import load_run_data, run_one
+from bench.runner import RunOptions, load_run_data, run_one
 from bench.store import read_jsonl
 from tests.helpers import tiny_config
 
@@ -25,7 +25,7 @@ def test_tiny_run_on_real_data(dss_data_dir, tmp_path, dataset):
         max_input_length=96,
     )
     result = run_one(
-        config, suite="t", runs_dir=tmp_path, data_dir=dss_data_dir, echo=lambda _: None
+        config, RunOptions("t", runs_dir=tmp_path, data_dir=dss_data_dir), echo=lambda _: None
     )
     rows = read_jsonl(result.directory / "predictions.jsonl")
     splits = load_run_data(config, dss_data_dir)

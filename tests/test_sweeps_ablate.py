@@ -9,6 +9,7 @@ import pytest
 
 from bench.config import valid_keys
 from bench.errors import ConfigError
+from bench.runner import RunOptions
 from bench.store import read_json
 from sweeps.ablate import AblationPlan, plan_ablation, plan_lines, run_ablation
 from sweeps.keys import default_values, parse_values
@@ -131,7 +132,7 @@ def test_tiny_ablation_writes_table_figure_and_section(tmp_path):
     runs = tmp_path / "runs"
     plan: AblationPlan = plan_ablation(str(suite), "alpha3", [0.0])
     assert len(plan.runs) == 3  # finetune does not read alpha3: its default run only
-    section_path = run_ablation(plan, runs_dir=runs)
+    section_path = run_ablation(plan, RunOptions(plan.suite, plan.profile, runs_dir=runs))
     out = runs / "ablations" / "tiny-alpha3"
     assert section_path == out / "section.json"
     section = read_json(section_path)
@@ -150,5 +151,7 @@ def test_tiny_ablation_writes_table_figure_and_section(tmp_path):
     assert rows[0]["p_value"] and not rows[1]["p_value"]
     assert float(rows[0]["accuracy_low"]) <= float(rows[0]["accuracy"])
     mtimes = {p: p.stat().st_mtime for p in runs.glob("tiny/*/*/*/seed-*/metrics.json")}
-    run_ablation(plan, runs_dir=runs)  # every run is a cache hit now
+    run_ablation(
+        plan, RunOptions(plan.suite, plan.profile, runs_dir=runs)
+    )  # every run is a cache hit now
     assert {p: p.stat().st_mtime for p in runs.glob("tiny/*/*/*/seed-*/metrics.json")} == mtimes

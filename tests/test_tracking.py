@@ -8,7 +8,7 @@ import pytest
 
 from bench.cli import main
 from bench.errors import ConfigError
-from bench.runner import run_one
+from bench.runner import RunOptions, run_one
 from bench.store import read_json, read_jsonl
 from bench.tracking import check_trackers, hyperparameters, tracker_dir
 from tests.helpers import tiny_config
@@ -20,7 +20,7 @@ def test_tensorboard_event_files_hold_the_training_log(tmp_path):
 
     config = tiny_config(strategy="dss+mi")
     result = run_one(
-        config, suite="t", runs_dir=tmp_path, echo=lambda _: None, log_with=["tensorboard"]
+        config, RunOptions("t", runs_dir=tmp_path, log_with=["tensorboard"]), echo=lambda _: None
     )
     assert read_json(result.directory / "config.json")["config_hash"] == config.config_hash()
     events = EventAccumulator(str(tracker_dir(result.directory) / "cotbench"))
