@@ -77,12 +77,19 @@ def add_jobs_argument(parser: argparse.ArgumentParser) -> None:
         help="GPUs each run owns (CUDA_VISIBLE_DEVICES per worker; K > 1: K data-parallel "
         "processes); default 1 when GPUs are visible, else 0; 0 trains on the CPU",
     )
+    add_executor_arguments(
+        parser, "run", "one task per run; the run store must be on storage every node sees"
+    )
+
+
+def add_executor_arguments(parser: argparse.ArgumentParser, unit: str, shared: str) -> None:
+    """``--executor local|ray --address A --cpus-per-run C --retries R`` for tasks that are
+    each one ``unit`` (a run, a sweep worker); ``shared`` says what every node must see."""
     parser.add_argument(
         "--executor",
         choices=("local", "ray"),
         default="local",
-        help="local processes (default) or a Ray cluster (pip install 'cotbench[ray]'): one "
-        "task per run; the run store must be on storage every node sees",
+        help=f"local processes (default) or a Ray cluster (pip install 'cotbench[ray]'): {shared}",
     )
     parser.add_argument(
         "--address",
@@ -93,14 +100,14 @@ def add_jobs_argument(parser: argparse.ArgumentParser) -> None:
         "--cpus-per-run",
         type=int,
         default=1,
-        help="with --executor ray: CPUs reserved per run, its torch threads (default 1)",
+        help=f"with --executor ray: CPUs reserved per {unit}, its torch threads (default 1)",
     )
     parser.add_argument(
         "--retries",
         type=int,
         default=3,
-        help="with --executor ray: retries of a run whose node or worker died; each resumes "
-        "from its last checkpoint (default 3)",
+        help=f"with --executor ray: retries of a {unit} whose node or worker died; a retry "
+        "resumes from the last checkpoint (default 3)",
     )
 
 

@@ -30,7 +30,7 @@ from bench.config import RunConfig, config_from_dict
 from bench.errors import BenchError
 from bench.runner import RunOptions, load_run_data, run_one, tokenizer_corpus
 from bench.store import RunDir, read_json
-from bench.tokenizer import corpus_hash
+from bench.tokenizer import cache_entry, corpus_hash
 from reports.bundle import (
     PROVENANCE,
     RERUN_TOLERANCE,
@@ -93,8 +93,7 @@ def _torch_threads(threads: int | None) -> Iterator[None]:
 def _seed_tokenizer(cache: Path, config: RunConfig, source: Path, data_dir: Path | None) -> None:
     """Place ``source`` where :func:`bench.tokenizer.trained_tokenizer` looks for the run's."""
     texts = tokenizer_corpus(load_run_data(config, data_dir))
-    key = corpus_hash(texts, config.vocab_size)[:16]
-    target = cache / "tokenizers" / key / "tokenizer.json"
+    target = cache_entry(corpus_hash(texts, config.vocab_size), cache)
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, target)
 

@@ -10,6 +10,7 @@ import argparse
 from typing import Any
 
 from bench.cli_args import (
+    add_executor_arguments,
     add_jobs_argument,
     add_plan_arguments,
     add_run_options,
@@ -102,6 +103,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         address=args.address,
         gpus_per_run=args.gpus_per_run,
         cpus_per_run=args.cpus_per_run,
+        retries=args.retries,
     ).validate()
     run_sweep(spec, execution)
     section = finish_sweep(spec, eval_seeds=eval_seeds, out=args.out)
@@ -151,16 +153,11 @@ def add_sweep_parsers(subparsers: Any) -> None:
         help="worker processes, each running trials (default: 1; --workers is the old name)",
     )
     sweep.add_argument("--timeout", type=float, help="seconds after which no trial starts")
-    sweep.add_argument(
-        "--executor",
-        choices=("local", "ray"),
-        default="local",
-        help="workers as local processes (default) or Ray tasks (pip install 'cotbench[ray]'; "
-        "runs dir and journal on storage every node sees, or a postgresql:// storage)",
-    )
-    sweep.add_argument("--address", help="with --executor ray: the cluster address")
-    sweep.add_argument(
-        "--cpus-per-run", type=int, default=1, help="with --executor ray: CPUs per worker"
+    add_executor_arguments(
+        sweep,
+        "worker",
+        "one task per worker; the runs dir and journal on storage every node sees, or a "
+        "postgresql:// storage",
     )
     sweep.add_argument(
         "--gpus-per-run", type=int, help="with --executor ray: GPUs per worker (default 0)"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -239,3 +240,17 @@ def test_save_model_keeps_the_selected_checkpoint_without_changing_the_config(tm
         config, RunOptions("t", runs_dir=tmp_path / "other", save_model=True), echo=messages.append
     )
     assert again.cached and "--force retrains it" in messages[0]
+
+
+def test_run_options_round_trip_through_json_and_resolve(tmp_path, monkeypatch):
+    """What a distributed launch or a Ray task receives is the options it was given."""
+    options = RunOptions(
+        "t", "tiny", runs_dir="runs", data_dir=None, force=True, threads=2, log_with=["tensorboard"]
+    )
+    assert options.runs_dir == Path("runs") and options.log_with == ("tensorboard",)
+    assert RunOptions.from_dict(json.loads(json.dumps(options.to_dict()))) == options
+    monkeypatch.setenv("COTBENCH_DATA", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    resolved = options.resolved()
+    assert resolved.runs_dir == tmp_path / "runs" and resolved.data_dir == tmp_path / "data"
+    assert (resolved.suite, resolved.force, resolved.threads) == ("t", True, 2)
