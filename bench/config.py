@@ -23,6 +23,7 @@ from bench.data import (
     NOISE_TYPES,
     SYNTH_COMBINES,
     SYNTH_FAMILIES,
+    SYNTH_TRACES,
     SYNTH_VERSIONS,
     TEACHERS,
     NoiseConfig,
@@ -40,6 +41,7 @@ CHOICES: dict[str, tuple[str | int, ...]] = {
     "synth.version": SYNTH_VERSIONS,
     "synth.family": SYNTH_FAMILIES,
     "synth.combine": SYNTH_COMBINES,
+    "synth.trace": SYNTH_TRACES,
     "noise.type": NOISE_TYPES,
     "tokenizer": ("unigram", "char"),
     "mi_variant": ("code", "paper", "infonce"),
@@ -65,6 +67,7 @@ HASHED_ONLY_IF_CHANGED = {
     "synth.n_lists": 3,
     "synth.list_len": 3,
     "synth.combine": "sum",
+    "synth.trace": "final",
 }
 
 

@@ -94,6 +94,76 @@ def test_features_rationale_states_each_feature_then_the_combination(combine, n_
         assert len(labels) == 10
 
 
+TRACE = re.compile(r"(max|sum|even) ([abc])=([\d,+=]+)\.")
+
+
+def prefix_features(name: str, digits: list[int]) -> list[int]:
+    """The feature of every prefix of ``digits``, computed independently of the generator."""
+    prefixes = [digits[: i + 1] for i in range(len(digits))]
+    return {
+        "max": [max(p) for p in prefixes],
+        "sum": [sum(p) % 10 for p in prefixes],
+        "even": [sum(d % 2 == 0 for d in p) for p in prefixes],
+    }[name]
+
+
+def read_trace(name: str, text: str) -> tuple[list[int] | None, list[int]]:
+    """(the digits a running sum writes out, None for max/even; the running values)."""
+    if name != "sum":
+        return None, [int(v) for v in text.split(",")]
+    first, *steps = text.split("+")
+    pairs = [step.split("=") for step in steps]
+    return [int(first), *(int(t) for t, _ in pairs)], [int(first), *(int(v) for _, v in pairs)]
+
+
+@pytest.mark.parametrize("combine", ["sum", "parity"])
+def test_running_trace_states_every_step_and_the_running_sum(combine):
+    """Each step of a running rationale is one digit operation on the input and the step
+    before; only the rationale changes, not the problems."""
+    final = load(FEATURES, combine=combine, list_len=4)
+    running = load(FEATURES, combine=combine, list_len=4, trace="running")
+    pairs = zip((*final.train, *final.test), (*running.train, *running.test), strict=True)
+    for before, ex in pairs:
+        assert (ex.input_parts, ex.gold, ex.candidates) == (
+            before.input_parts,
+            before.gold,
+            before.candidates,
+        )
+        (text,) = ex.input_parts
+        lists = [[int(d) for d in part.split("=")[1]] for part in text.split("; ")]
+        stated = TRACE.findall(ex.rationale)
+        assert [name for name, _, _ in stated] == ["max", "sum", "even"]
+        for (name, _, trace), digits in zip(stated, lists, strict=True):
+            written, values = read_trace(name, trace)
+            assert values == prefix_features(name, digits)
+            assert written in (None, digits)  # the digit sum writes out every digit it adds
+        features, answer = features_answer(ex, combine)
+        combination = ex.rationale.split(" ")[2 * len(lists)]  # the sentence after the features
+        sums = re.fullmatch(r"(\d)\+(\d)=(\d)\+(\d)=(\d)\.", combination).groups()
+        assert [int(sums[0]), int(sums[1]), int(sums[3])] == features
+        assert int(sums[2]) == (features[0] + features[1]) % 10
+        assert int(sums[4]) == sum(features) % 10
+        assert ex.rationale.endswith(f"={answer}.")
+
+
+def test_running_trace_teacher_error_is_a_wrong_last_step():
+    splits = load(FEATURES, trace="running", teacher_error=0.2)
+    wrong = [ex for ex in splits.train if ex.teacher_label != ex.gold]
+    assert len(wrong) == round(0.2 * FEATURES.n_train)
+    for ex in wrong:
+        (text,) = ex.input_parts
+        lists = [[int(d) for d in part.split("=")[1]] for part in text.split("; ")]
+        stated = TRACE.findall(ex.rationale)
+        traces = [(name, *read_trace(name, trace)) for name, _, trace in stated]
+        features = [values[-1] for _, _, values in traces]
+        true_features, _ = features_answer(ex, "sum")
+        assert sum(a != b for a, b in zip(features, true_features, strict=True)) == 1
+        assert ex.rationale.endswith(f"={ex.teacher_label}.")
+        for (name, written, values), digits in zip(traces, lists, strict=True):
+            assert values[:-1] == prefix_features(name, digits)[:-1]  # only the last is wrong
+            assert written in (None, digits)
+
+
 def test_teacher_error_is_exact_and_wrong_in_every_family():
     for config in (CHAIN, FEATURES, replace(FEATURES, combine="parity")):
         splits = load(config, teacher_error=0.2)
@@ -122,6 +192,11 @@ def test_same_settings_same_examples_and_splits_extend():
         ({"version": 1, "distractors": 2}, "synth.distractors: needs synth.version=2"),
         ({"family": "trees"}, "synth.family"),
         ({"combine": "max"}, "synth.combine"),
+        ({"trace": "steps"}, "synth.trace"),
+        (
+            {"version": 1, "distractors": 0, "trace": "running"},
+            "synth.trace: needs synth.version=2",
+        ),
         ({"n_lists": 4}, "synth.n_lists"),
         ({"list_len": 10}, "synth.list_len"),
         ({"distractors": 9}, "distinct letters"),
@@ -225,4 +300,5 @@ def test_default_synth_suite_is_the_version_2_cell():
         (2, "char", 0.0)
     }
     assert all(c.early_stopping_patience for c in configs)
+    assert {(c.synth.family, c.synth.trace) for c in configs} == {("features", "running")}
     assert doctest.testmod(synth_v2).failed == 0

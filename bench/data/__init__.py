@@ -12,6 +12,7 @@ from bench.data.registry import DATASETS, load_dataset, resolve_data_dir
 from bench.data.synth import VERSIONS as SYNTH_VERSIONS
 from bench.data.synth_v2 import COMBINES as SYNTH_COMBINES
 from bench.data.synth_v2 import FAMILIES as SYNTH_FAMILIES
+from bench.data.synth_v2 import TRACES as SYNTH_TRACES
 
 __all__ = [
     "DATASETS",
@@ -19,6 +20,7 @@ __all__ = [
     "NOISE_TYPES",
     "SYNTH_COMBINES",
     "SYNTH_FAMILIES",
+    "SYNTH_TRACES",
     "SYNTH_VERSIONS",
     "TEACHERS",
     "DatasetSplits",

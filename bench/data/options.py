@@ -31,6 +31,8 @@ class SynthConfig:
     n_lists: int = 3  # version 2 features: digit lists (2 or 3), features max, sum, evens in turn
     list_len: int = 3  # version 2 features: digits per list
     combine: str = "sum"  # version 2 features: sum (of the features, mod 10) or parity (of it)
+    trace: str = "final"  # version 2 features: the rationale states each feature's value (final)
+    # or its running value after every digit and the running sum of the features (running)
 
     def resolved(self) -> SynthConfig:
         """A copy with the version's default filled in where ``teacher_error`` is None.

@@ -129,7 +129,14 @@ def format_rationale(problem: Problem, values: tuple[int, ...]) -> str:
 
 
 # version-2 keys and the only values version 1 accepts (it has none of their behaviour)
-V2_KEYS = {"family": "chain", "distractors": 0, "n_lists": 3, "list_len": 3, "combine": "sum"}
+V2_KEYS = {
+    "family": "chain",
+    "distractors": 0,
+    "n_lists": 3,
+    "list_len": 3,
+    "combine": "sum",
+    "trace": "final",
+}
 VERSIONS = (1, 2)
 
 

@@ -24,6 +24,12 @@ Two families (``synth.family``), each with knobs; all arithmetic is modulo 10 as
       label:     "4"
       (parity: rationale "... 8+4+2=4. 4%2=0.", label "0")
 
+  ``trace: running`` writes the max and the even count as their running values after each
+  digit, and the digit sum and the combination as running sums with every addition written
+  out, so that each step of the rationale is one digit operation on what it has just written::
+
+      rationale: "max a=3,8,8. sum b=5+2=7+7=4. even c=0,1,2. 8+4=2+2=4."
+
 Teacher noise (``teacher_error``, 0 unless set): exactly ``round(teacher_error * n_train)``
 train examples (chosen by the seed) get one step (chain) or one feature (features) off by a
 non-zero digit, the rest recomputed from it, and the matching wrong ``teacher_label``; parity
@@ -53,6 +59,7 @@ from bench.errors import ConfigError, check_choice
 VERSION = "synth-v2"
 FAMILIES = ("chain", "features")
 COMBINES = ("sum", "parity")
+TRACES = ("final", "running")
 LIST_NAMES = ("a", "b", "c")
 FEATURES = ("max", "sum", "even")  # the feature of list a, b, c
 MAX_LIST_LEN = 9  # a count of even digits stays one digit
@@ -71,6 +78,56 @@ def feature(name: str, digits: tuple[int, ...]) -> int:
     if name == "even":
         return sum(1 for d in digits if d % 2 == 0)
     raise ValueError(f"unknown feature {name!r}")
+
+
+def running_feature(name: str, digits: tuple[int, ...]) -> list[int]:
+    """The feature of every prefix of ``digits`` (the last one is :func:`feature`).
+
+    >>> running_feature("max", (3, 8, 1)), running_feature("sum", (5, 2, 7))
+    ([3, 8, 8], [5, 7, 4])
+    >>> running_feature("even", (9, 0, 6))
+    [0, 1, 2]
+    """
+    return [feature(name, digits[: i + 1]) for i in range(len(digits))]
+
+
+def running_sum(terms: list[int], result: int | None = None) -> str:
+    """Each term added to the running total mod 10, every addition written out; ``result``
+    (a teacher's error) replaces the last total.
+
+    >>> running_sum([5, 2, 7]), running_sum([5, 2, 7], result=9), running_sum([8])
+    ('5+2=7+7=4', '5+2=7+7=9', '8=8')
+    """
+    totals = [sum(terms[: i + 1]) % MODULUS for i in range(len(terms))]
+    if result is not None:
+        totals[-1] = result
+    if len(terms) == 1:
+        return f"{terms[0]}={totals[0]}"
+    steps = zip(terms[1:], totals[1:], strict=True)
+    return str(terms[0]) + "".join(f"+{term}={total}" for term, total in steps)
+
+
+def _feature_steps(
+    config: SynthConfig, lists: list[tuple[int, ...]], values: list[int]
+) -> list[str]:
+    """The rationale's sentences for the features ``values`` (one may be the teacher's error,
+    written as a wrong last step) and their combination."""
+    total = sum(values) % MODULUS
+    if config.trace == "final":
+        steps = [f"{FEATURES[i]} {LIST_NAMES[i]}={v}." for i, v in enumerate(values)]
+        steps.append(f"{'+'.join(map(str, values))}={total}.")
+    else:
+        steps = []
+        for i, (digits, value) in enumerate(zip(lists, values, strict=True)):
+            if FEATURES[i] == "sum":
+                trace = running_sum(list(digits), result=value)
+            else:
+                trace = ",".join(map(str, [*running_feature(FEATURES[i], digits)[:-1], value]))
+            steps.append(f"{FEATURES[i]} {LIST_NAMES[i]}={trace}.")
+        steps.append(f"{running_sum(values)}.")
+    if config.combine == "parity":
+        steps.append(f"{total}%2={total % 2}.")
+    return steps
 
 
 def features_problem(
@@ -98,11 +155,7 @@ def features_problem(
         total = sum(features) % MODULUS
         return total % 2 if config.combine == "parity" else total
 
-    total = sum(values) % MODULUS
-    steps = [f"{FEATURES[i]} {LIST_NAMES[i]}={v}." for i, v in enumerate(values)]
-    steps.append(f"{'+'.join(map(str, values))}={total}.")
-    if config.combine == "parity":
-        steps.append(f"{total}%2={total % 2}.")
+    steps = _feature_steps(config, lists, values)
     return text, " ".join(steps), answer(gold_values), answer(values)
 
 
@@ -138,6 +191,7 @@ def check_config(config: SynthConfig) -> None:
     """ConfigError for a version-2 knob out of range (the shared keys are checked by the caller)."""
     check_choice("synth.family", config.family, FAMILIES)
     check_choice("synth.combine", config.combine, COMBINES)
+    check_choice("synth.trace", config.trace, TRACES)
     if not _is_int(config.n_lists) or not 1 <= config.n_lists <= len(LIST_NAMES):
         raise ConfigError(
             f"synth.n_lists: expected an integer in [1, {len(LIST_NAMES)}], got {config.n_lists!r}"
@@ -199,7 +253,10 @@ def load_v2(options: LoadOptions) -> DatasetSplits:
     knobs = (
         f"steps={config.steps} distractors={config.distractors}"
         if config.family == "chain"
-        else f"n_lists={config.n_lists} list_len={config.list_len} combine={config.combine}"
+        else (
+            f"n_lists={config.n_lists} list_len={config.list_len} combine={config.combine} "
+            f"trace={config.trace}"
+        )
     )
     names = (f"{VERSION}/{config.family}", f"{VERSION} family={config.family}")
     return generated_splits(config, options.label_type, _example, names, knobs)
