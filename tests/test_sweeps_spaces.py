@@ -177,7 +177,7 @@ class _FakeRuns:
     def __init__(self, tmp_path, cached: bool) -> None:
         self.tmp_path, self.cached = tmp_path, cached
 
-    def __call__(self, config, *, on_validation, **kwargs) -> RunResult:
+    def __call__(self, config, options, *, on_validation) -> RunResult:
         directory = self.tmp_path / "run"
         directory.mkdir(exist_ok=True)
         if self.cached:
