@@ -61,6 +61,7 @@ HASHED_ONLY_IF_CHANGED = {
     "full_test": False,
     "tokenizer": "unigram",
     "early_stopping_patience": None,
+    "early_stopping_min_steps": 0,
     "synth.version": 1,
     "synth.family": "chain",
     "synth.distractors": 0,
@@ -117,6 +118,8 @@ class RunConfig:
     max_steps: int = 10000  # optimizer steps
     early_stopping_patience: int | None = None  # stop after this many validations in a row
     # without a new best validation accuracy (None: train all max_steps)
+    early_stopping_min_steps: int = 0  # no early stop before this step: a task whose accuracy
+    # stays at chance until every step of a rationale works has a flat phase before take-off
     warmup_steps: int = 0  # linear warm-up steps (DSS: 0)
     weight_decay: float = 0.0  # AdamW weight decay (DSS: 0)
     max_grad_norm: float = 1.0  # gradient clipping (HF Trainer default, which DSS inherits)
@@ -148,6 +151,11 @@ class RunConfig:
             raise ConfigError(
                 "early_stopping_patience: expected an integer >= 1 or null, "
                 f"got {self.early_stopping_patience}"
+            )
+        if self.early_stopping_min_steps < 0:
+            raise ConfigError(
+                "early_stopping_min_steps: expected an integer >= 0, "
+                f"got {self.early_stopping_min_steps}"
             )
         for name, value in flatten(self.to_dict()).items():
             if isinstance(value, float) and not math.isfinite(value):

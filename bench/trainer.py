@@ -334,12 +334,15 @@ def _scalars(prefix: str, record: dict) -> dict[str, float]:
 
 
 def patience_spent(state: TrainState, config: RunConfig) -> bool:
-    """Early stopping: the last ``early_stopping_patience`` validations brought no new best.
+    """Early stopping: the last ``early_stopping_patience`` validations brought no new best,
+    and the run has reached ``early_stopping_min_steps``.
 
     Read from the logged history, so a resumed run stops where an uninterrupted one does.
     """
     patience = config.early_stopping_patience
     if patience is None or state.best_step is None:
+        return False
+    if state.step < config.early_stopping_min_steps:
         return False
     since_best = [r for r in state.history if r["kind"] == "valid" and r["step"] > state.best_step]
     return len(since_best) >= patience

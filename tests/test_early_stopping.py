@@ -4,10 +4,14 @@ an interrupted run resumes to the same numbers."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
+from bench.errors import ConfigError
 from bench.runner import RunOptions, run_one
 from bench.store import read_json, read_jsonl, run_dir
+from bench.trainer import TrainState, patience_spent
 from tests.helpers import Interrupted, interrupt_at, run_numbers, tiny_config
 
 pytestmark = pytest.mark.slow
@@ -54,3 +58,19 @@ def test_patience_off_trains_every_step(tmp_path):
     config = tiny_config(**{**STOPPING, "early_stopping_patience": None, "max_steps": 8})
     result = run_one(config, RunOptions("t", runs_dir=tmp_path), echo=lambda _: None)
     assert result.metrics["steps"] == 8
+
+
+def test_no_early_stop_before_the_minimum_step():
+    """A flat phase before take-off is not a plateau: patience counts only from min_steps."""
+    history = [{"kind": "valid", "step": s, "accuracy": 0.1} for s in (2, 4, 6, 8)]
+    flat = TrainState(step=8, best_step=2, best_accuracy=0.1, history=history)
+    config = tiny_config(**STOPPING)
+    assert patience_spent(flat, config)
+    assert not patience_spent(flat, replace(config, early_stopping_min_steps=10))
+    assert patience_spent(replace(flat, step=10), replace(config, early_stopping_min_steps=10))
+    assert not patience_spent(flat, replace(config, early_stopping_patience=None))
+    with pytest.raises(ConfigError, match="early_stopping_min_steps"):
+        replace(config, early_stopping_min_steps=-1).validate()
+    # hashed only when set, so every earlier run keeps its hash
+    assert replace(config, early_stopping_min_steps=0).config_hash() == config.config_hash()
+    assert replace(config, early_stopping_min_steps=10).config_hash() != config.config_hash()
