@@ -60,3 +60,52 @@ def test_ranking_block_reads_each_condition_and_its_chance_level():
         assert cells[:4] == summary_cells[:4]  # dataset, strategy, variant, seeds
         assert cells[4] == summary_cells[5].split(" ±")[0]  # exact match = summary accuracy
         assert cells[6] == "20.0"
+
+
+def _fake_grid_bundle(root: Path, cells: dict[tuple[str, int], dict[str, float]]) -> Path:
+    """A bundle holding only what ``grid_block`` reads: each run's config and summary.csv."""
+    import json
+
+    from bench.config import RunConfig, apply_overrides
+
+    rows = []
+    for (family, n_train), accuracies in cells.items():
+        for strategy, accuracy in accuracies.items():
+            config = apply_overrides(
+                RunConfig(strategy=strategy, dataset="synth"),
+                {"synth.version": 2, "synth.family": family, "synth.n_train": n_train},
+            )
+            run = root / "runs" / "synth-grid" / "synth" / strategy / config.config_hash()
+            (run / "seed-0").mkdir(parents=True)
+            record = {"config": config.to_dict(), "config_hash": config.config_hash(), "seed": 0}
+            (run / "seed-0" / "config.json").write_text(json.dumps(record))
+            (run / "seed-0" / "metrics.json").write_text("{}")
+            rows.append((strategy, config.config_hash(), 1, accuracy))
+    pd = tables.pd
+    summary = pd.DataFrame(rows, columns=["strategy", "config_hash", "n_seeds", "accuracy"])
+    summary.to_csv(root / "summary.csv", index=False)
+    return root
+
+
+def test_grid_block_gives_one_row_per_cell_and_the_positive_control(tmp_path):
+    bundle = _fake_grid_bundle(
+        tmp_path,
+        {
+            ("features", 1000): {"finetune": 0.10, "single-task": 0.95, "dss": 0.12},
+            ("features", 4000): {"finetune": 0.10, "single-task": 0.15, "dss": 0.10},
+            ("chain", 1000): {"finetune": 0.50, "single-task": 0.55},  # dss not finished
+        },
+    )
+    rows = [r.split("|")[1:-1] for r in tables.grid_block(bundle).splitlines()[2:]]
+    assert len(rows) == 3
+    cells = {(r[0].strip(), int(r[1])): [c.strip() for c in r[5:]] for r in rows}
+    assert cells[("features 3x3 sum, final", 1000)] == [
+        "10.0",
+        "95.0",
+        "12.0",
+        "+85.0",
+        "+2.0",
+        "yes",
+    ]
+    assert cells[("features 3x3 sum, final", 4000)][-3:] == ["+5.0", "+0.0", "no"]
+    assert cells[("chain 2 step, 0 distractors", 1000)][2:] == ["", "+5.0", "", "no"]

@@ -11,7 +11,8 @@ runs it in CI), so every number in those tables is traceable to a committed bund
 needs for a CI half-width of POINTS, from the paired table's variance components), ``ranking``
 (exact match against candidate ranking, from the runs' metrics) and
 ``ablation:KEY:STRATEGIES:VALUES[:K=V;K=V]`` (``bench ablate``'s table, recomputed from the
-bundle's runs: each value against the suite's default, paired, Holm-adjusted).
+bundle's runs: each value against the suite's default, paired, Holm-adjusted) and ``grid`` (a
+calibration grid's cells, one row each: every strategy's accuracy and the gaps to fine-tuning).
 """
 
 from __future__ import annotations
@@ -78,6 +79,10 @@ def summary_block(bundle: Path) -> str:
             f"[{_pct(cal.ece_w10_low)}, {_pct(cal.ece_w10_high)}] | {_pct(cal.ece_w10_greedy)} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _gap(a: float, b: float) -> str:
+    return "" if pd.isna(a) or pd.isna(b) else f"{100 * (a - b):+.1f}"
 
 
 def _seed_diffs(cell: object) -> str:
@@ -180,12 +185,64 @@ def ablation_block(bundle: Path, key: str, strategies: str, values: str, sets: s
     return "\n".join(lines) + "\n"
 
 
+# the knobs of a synth calibration-grid cell (bench/suites/synth-grid.yaml)
+GRID_KEYS = ("synth.n_train", "lr", "early_stopping_min_steps", "max_steps")
+POSITIVE_CONTROL_POINTS = 10  # single-task must beat fine-tuning by this much (issue 16)
+
+
+def _task(config: dict) -> str:
+    """A grid cell's task in words, e.g. ``features 2x3 sum, running``."""
+    if config["synth.family"] == "chain":
+        return f"chain {config['synth.steps']} step, {config['synth.distractors']} distractors"
+    trace = config.get("synth.trace", "final")
+    return (
+        f"features {config['synth.n_lists']}x{config['synth.list_len']} "
+        f"{config['synth.combine']}, {trace}"
+    )
+
+
+def grid_block(bundle: Path) -> str:
+    """Per grid cell (task, n_train, schedule): each strategy's mean test accuracy over seeds,
+    single-task and DSS minus fine-tuning, and whether single-task clears the positive-control
+    bar (a 10-point gain over fine-tuning)."""
+    summary = pd.read_csv(bundle / "summary.csv")
+    configs = {}
+    for run in bundle_run_dirs(bundle):
+        record = run.read_config()
+        configs[record["config_hash"]] = flatten(record["config"])
+    summary["task"] = [_task(configs[h]) for h in summary["config_hash"]]
+    for key in GRID_KEYS:
+        summary[key] = [configs[h][key] for h in summary["config_hash"]]
+    cells = summary.pivot_table(
+        index=["task", *GRID_KEYS], columns="strategy", values="accuracy", sort=False
+    )
+    seeds = summary.groupby(["task", *GRID_KEYS], sort=False)["n_seeds"].min()
+    lines = [
+        "| task | n train | lr | steps (floor-cap) | seeds | finetune % | single-task % | dss % "
+        "| single-task − finetune | dss − finetune | positive control |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    cells = cells.reindex(columns=["finetune", "single-task", "dss"])  # a missing arm: blank
+    for key, row in cells.iterrows():
+        task, n_train, lr, floor, cap = key
+        gain = 100 * (row["single-task"] - row["finetune"])
+        control = "" if pd.isna(gain) else "yes" if gain >= POSITIVE_CONTROL_POINTS else "no"
+        lines.append(
+            f"| {task} | {n_train} | {lr:g} | {floor}-{cap} | {seeds[key]} | "
+            f"{_pct(row['finetune'])} | {_pct(row['single-task'])} | {_pct(row['dss'])} | "
+            f"{_gap(row['single-task'], row['finetune'])} | {_gap(row['dss'], row['finetune'])} "
+            f"| {control} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 BLOCKS: dict[str, Callable[..., str]] = {
     "summary": summary_block,
     "paired": paired_block,
     "power": power_block,
     "ranking": ranking_block,
     "ablation": ablation_block,
+    "grid": grid_block,
 }
 
 
