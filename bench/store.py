@@ -128,7 +128,9 @@ def _record(directory: Path, name: str, keys: tuple[str, ...]) -> dict:
 
 
 def run_state(directory: Path) -> str:
-    """:data:`ABSENT`, :data:`STARTED` or :data:`FINISHED` (every file present and readable).
+    """:data:`ABSENT`, :data:`STARTED` or :data:`FINISHED` (every file present and readable; of
+    the test predictions, the selected checkpoint's must be there, the other checkpoint's may be
+    left out, as a bundle exported with ``--predictions selected`` does).
 
     Raises :class:`DamagedRun` when a file the state needs is missing or malformed. A directory
     that vanishes meanwhile (``--force`` moving it aside) reads as absent.
@@ -144,7 +146,10 @@ def run_state(directory: Path) -> str:
             files = metrics["prediction_files"]
             if not isinstance(files, dict) or not files:
                 raise DamagedRun(directory, "metrics.json lacks prediction_files")
-            for name in files.values():
+            for checkpoint, name in files.items():
+                optional = checkpoint != metrics.get("selected")
+                if optional and not (directory / name).exists():
+                    continue
                 try:
                     read_jsonl(directory / name)
                 except FileNotFoundError:

@@ -11,8 +11,12 @@ paper reference files they were judged against (``papers/<name>.yaml``); ``prove
 ``MANIFEST.json`` (the sha256 of every other file; written last). A run file with identical copies
 elsewhere in the bundle (the tokenizer every run shares, the last checkpoint's predictions when it
 was also the best) is stored once under ``shared/`` and ``shared/links.json`` says where each copy
-belongs; bundles written before that keep every file in place and read the same. ``bench refresh``
-recomputes an existing bundle's tables with the current statistics.
+belongs; bundles written before that keep every file in place and read the same. A bundle
+exported with ``predictions="selected"`` (``bench export --predictions selected``, recorded in
+``provenance.json``) holds only the selected checkpoint's predictions of each run, the ones every
+table reads, about half the size when early stopping makes the last checkpoint differ from the best;
+the other checkpoint's metrics then stay as the run stated them. ``bench refresh`` recomputes an
+existing bundle's tables with the current statistics.
 
 Verification checks the manifest and that the runs present are the runs ``provenance.json``
 lists, re-scores each prediction's ``correct`` from its prediction and gold, recomputes each
@@ -64,6 +68,10 @@ RUNS = "runs"
 SHARED = "shared"
 LINKS = f"{SHARED}/links.json"  # {path of a run file: the shared file that holds its bytes}
 MIN_SHARED_BYTES = 4096  # smaller duplicate files stay in their run directories
+PREDICTIONS_KEPT = (
+    "all",
+    "selected",
+)  # a bundle's predictions: every checkpoint's, or the selected
 REL_TOL = 1e-9  # for floats other than accuracies (mean confidence, stderr, CI bounds)
 ABS_TOL = 1e-12  # so that tiny values (e.g. confidences near 0) are still compared
 EXACT_METRICS = ("accuracy", "n", "n_correct", "candidate_accuracy")
@@ -103,12 +111,24 @@ def gzip_bytes(data: bytes) -> bytes:
     return gzip.compress(data, compresslevel=9, mtime=0)
 
 
-def _copy_run(source: RunDir, target: Path) -> None:
+def bundled_prediction_files(metrics: dict[str, Any], kept: str = "all") -> dict[str, str]:
+    """checkpoint -> prediction file name of the files a bundle holds for a run with ``metrics``:
+    every checkpoint's (``kept="all"``) or only the selected one's."""
+    files = metrics["prediction_files"]
+    return {k: v for k, v in files.items() if kept == "all" or k == metrics["selected"]}
+
+
+def predictions_kept(provenance: dict[str, Any]) -> str:
+    """Which predictions a bundle holds (``all`` in bundles written before the choice existed)."""
+    return provenance.get("predictions", "all")
+
+
+def _copy_run(source: RunDir, target: Path, kept: str) -> None:
     target.mkdir(parents=True)
     for name in RunDir.RECORD_FILES:
         if (source.path / name).is_file():
             shutil.copyfile(source.path / name, target / name)
-    for name in source.prediction_files().values():
+    for name in bundled_prediction_files(source.read_metrics(), kept).values():
         rows = [
             {k: v for k, v in row.items() if k != "input"} for row in source.read_predictions(name)
         ]
@@ -248,6 +268,7 @@ def export_bundle(
     spec: BootstrapSpec | None = None,
     force: bool = False,
     pairs: Sequence[tuple[str, str]] = (),
+    predictions: str = "all",
 ) -> Path:
     """Write the bundle of ``suite``/``profile`` from ``runs_dir`` to ``out`` and return it.
 
@@ -256,7 +277,10 @@ def export_bundle(
     ``spec`` is the :class:`reports.stats.BootstrapSpec` of the tables (default settings if
     None); the verdicts are judged against the installed paper files (``reports/papers``), which
     are copied into the bundle. An existing ``out`` is replaced only with ``force``.
+    ``predictions``: ``all`` (every checkpoint's) or ``selected`` (only the selected one's).
     """
+    if predictions not in PREDICTIONS_KEPT:
+        raise BenchError(f"predictions: expected one of {PREDICTIONS_KEPT}, got {predictions!r}")
     spec = spec or BootstrapSpec()
     runs_dir, out = Path(runs_dir), Path(out)
     if out.exists() and not force:
@@ -268,7 +292,7 @@ def export_bundle(
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
     try:
         for run_id in run_ids:
-            _copy_run(RunDir(runs_dir / run_id), staging / RUNS / run_id)
+            _copy_run(RunDir(runs_dir / run_id), staging / RUNS / run_id, predictions)
         (staging / PAPERS).mkdir()
         for paper in _installed_papers():
             shutil.copyfile(paper, staging / PAPERS / paper.name)
@@ -276,7 +300,10 @@ def export_bundle(
         tables = _tables_csv(staging, suite, profile, spec, all_pairs)
         for name, text in tables.items():
             write_text_atomic(staging / name, text)
-        write_json(staging / PROVENANCE, _provenance(staging, suite, profile, spec, all_pairs))
+        provenance = _provenance(staging, suite, profile, spec, all_pairs)
+        if predictions != "all":  # bundles keeping everything read as before
+            provenance["predictions"] = predictions
+        write_json(staging / PROVENANCE, provenance)
         _seal(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -412,7 +439,7 @@ def _compare(file: str, prefix: str, stated: dict, recomputed: dict) -> list[Mis
     ]
 
 
-def _check_run(bundle: Path, run: RunDir) -> list[Mismatch]:
+def _check_run(bundle: Path, run: RunDir, kept: str) -> list[Mismatch]:
     directory = run.path
     rel = str(directory.relative_to(bundle))
     metrics_file, config_file = f"{rel}/{RunDir.METRICS}", f"{rel}/{RunDir.CONFIG}"
@@ -429,7 +456,7 @@ def _check_run(bundle: Path, run: RunDir) -> list[Mismatch]:
     if directory.name != f"seed-{record['config']['seed']}":
         found.append(Mismatch(config_file, "config.seed", record["config"]["seed"], directory.name))
     files = run_files(bundle, directory)
-    for checkpoint, name in sorted(metrics["prediction_files"].items()):
+    for checkpoint, name in sorted(bundled_prediction_files(metrics, kept).items()):
         path = files.get(f"{name}.gz", directory / f"{name}.gz")
         if not path.is_file():
             found.append(Mismatch(f"{rel}/{name}.gz", "file", "present", "missing"))
@@ -532,8 +559,13 @@ def verify_bundle(path: str | Path) -> list[Mismatch]:
     stated = manifest_files(bundle)
     found = _check_manifest(bundle, stated)
     found += _guarded(LINKS, _check_links, bundle, stated)
+    has_provenance = (bundle / PROVENANCE).is_file()
+    kept = predictions_kept(read_json(bundle / PROVENANCE)) if has_provenance else "all"
+    if kept not in PREDICTIONS_KEPT:
+        found.append(Mismatch(PROVENANCE, "predictions", kept, f"one of {PREDICTIONS_KEPT}"))
+        kept = "all"
     for run in bundle_run_dirs(bundle):
-        found += _guarded(str(run.path.relative_to(bundle)), _check_run, bundle, run)
+        found += _guarded(str(run.path.relative_to(bundle)), _check_run, bundle, run, kept)
     for name in (PROVENANCE, *TABLES):
         if not (bundle / name).is_file():
             return [*found, Mismatch(name, "file", "present", "missing")]

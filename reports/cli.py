@@ -114,6 +114,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         args.out,
         force=args.force,
         pairs=[parse_pair(p) for p in args.pair],
+        predictions=args.predictions,
     )
     print(f"bundle written to {out}")
     return 0
@@ -222,6 +223,13 @@ def add_report_parsers(subparsers: argparse._SubParsersAction) -> None:
         default=[],
         metavar="A:B",
         help="also compare strategy A with B in paired.csv (dss+mi:dss and dss:finetune always)",
+    )
+    export.add_argument(
+        "--predictions",
+        choices=["all", "selected"],
+        default="all",
+        help="keep every checkpoint's test predictions (default) or only the selected "
+        "checkpoint's, the ones the tables read (about half the size under early stopping)",
     )
     export.set_defaults(func=_cmd_export)
 

@@ -37,7 +37,9 @@ from reports.bundle import (
     RUNS,
     Mismatch,
     bundle_run_dirs,
+    bundled_prediction_files,
     differs,
+    predictions_kept,
     run_files,
 )
 
@@ -138,9 +140,10 @@ def _compare_predictions(
 
 
 def _compare_exact(
-    bundle: Path, stated_dir: RunDir, rerun_dir: RunDir, rtol: float | None = None
+    bundle: Path, stated_dir: RunDir, rerun_dir: RunDir, rtol: float | None, kept: str
 ) -> list[Mismatch]:
-    """Metrics and predictions equal (floats within ``rtol`` when given)."""
+    """Metrics and the bundled predictions (``kept``: all or the selected checkpoint's) equal
+    (floats within ``rtol`` when given)."""
     rel = str(stated_dir.path.relative_to(bundle))
     stated, rerun = stated_dir.read_metrics(), rerun_dir.read_metrics()
     found = [
@@ -155,7 +158,7 @@ def _compare_exact(
     if a != b:
         found.append(Mismatch(f"{rel}/{RunDir.ENV}", "tokenizer_sha256", a, b))
     files = run_files(bundle, stated_dir.path)  # shared files resolved
-    for name in sorted(stated["prediction_files"].values()):
+    for name in sorted(bundled_prediction_files(stated, kept).values()):
         stated_file = files.get(f"{name}.gz", stated_dir.path / f"{name}.gz")
         rerun_file = rerun_dir.path / name
         found += _compare_predictions(f"{rel}/{name}.gz", stated_file, rerun_file, rtol)
@@ -235,7 +238,8 @@ def rerun_bundle(
             try:
                 if on_cpu:
                     rtol = None if same_cpu else CPU_FLOAT_RTOL
-                    found += _compare_exact(bundle, stated, rerun, rtol)
+                    kept = predictions_kept(provenance)
+                    found += _compare_exact(bundle, stated, rerun, rtol, kept)
                 else:
                     found += _compare_accuracies(bundle, stated, rerun, tolerance)
             except UNREADABLE as err:

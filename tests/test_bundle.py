@@ -338,3 +338,30 @@ def test_rerun_on_another_processor_compares_probabilities_within_a_tolerance(tm
     assert any("rerun on" in line and "within 0.0001" in line for line in lines)
     found = _cells(rerun_bundle(made_elsewhere("far", 1 + 10 * CPU_FLOAT_RTOL), echo=print))
     assert any(cell.endswith(".confidence") for _, cell in found)
+
+
+def test_selected_only_bundle_holds_and_verifies_the_selected_predictions(
+    runs_dir, bundle, tmp_path
+):
+    slim = export_bundle(runs_dir, "t", "tiny", tmp_path / "slim", predictions="selected")
+    assert read_json(slim / "provenance.json")["predictions"] == "selected"
+    assert "predictions" not in read_json(bundle / "provenance.json")  # old bundles read as before
+    assert set(run_files(bundle, _run(bundle))) >= {
+        "predictions.jsonl.gz",
+        "predictions-last.jsonl.gz",
+    }
+    slim_files = set(run_files(slim, _run(slim)))
+    assert "predictions.jsonl.gz" in slim_files and "predictions-last.jsonl.gz" not in slim_files
+    for table in ("summary.csv", "paired.csv", "calibration.csv"):
+        assert (slim / table).read_text() == (bundle / table).read_text()
+    assert verify_bundle(slim) == []
+    assert rerun_bundle(slim, subset=1, echo=lambda _: None) == []
+    # without the provenance's word, the missing file is named
+    provenance = read_json(slim / "provenance.json")
+    del provenance["predictions"]
+    write_json(slim / "provenance.json", provenance)
+    _rehash(slim)
+    missing = f"{_run(slim).relative_to(slim)}/predictions-last.jsonl.gz"
+    assert (missing, "file") in _cells(verify_bundle(slim))
+    with pytest.raises(BenchError, match="predictions: expected one of"):
+        export_bundle(runs_dir, "t", "tiny", tmp_path / "bad", predictions="best")

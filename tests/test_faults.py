@@ -236,6 +236,12 @@ CORRUPTIONS = {
     "config deleted": ("config.json", Path.unlink),
     "predictions deleted": ("predictions.jsonl", Path.unlink),
     "predictions truncated": ("predictions.jsonl", lambda p: p.write_text(p.read_text()[:70])),
+    # the other checkpoint's predictions may be absent (a --predictions selected bundle's runs)
+    # but not broken
+    "last predictions truncated": (
+        "predictions-last.jsonl",
+        lambda p: p.write_text(p.read_text()[:70]),
+    ),
 }
 
 
