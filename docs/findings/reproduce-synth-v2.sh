@@ -16,8 +16,8 @@ export HF_HUB_OFFLINE=1
 jobs=(--jobs 2 --runs-dir "$runs")
 for seeds in $pairs; do
   bench run --suite synth --seeds "$seeds" "${jobs[@]}"
-  bench ablate --suite synth --strategies single-task --vary noise.level --values 1.0 \
-    --set noise.type=swap --seeds "$seeds" "${jobs[@]}"
+  bench run --suite synth --strategies single-task --set noise.type=swap --set noise.level=1.0 \
+    --seeds "$seeds" "${jobs[@]}"
 done
 for seeds in $pairs; do
   bench ablate --suite synth --strategies dss+mi --vary mi_variant --seeds "$seeds" "${jobs[@]}"
