@@ -68,10 +68,8 @@ RUNS = "runs"
 SHARED = "shared"
 LINKS = f"{SHARED}/links.json"  # {path of a run file: the shared file that holds its bytes}
 MIN_SHARED_BYTES = 4096  # smaller duplicate files stay in their run directories
-PREDICTIONS_KEPT = (
-    "all",
-    "selected",
-)  # a bundle's predictions: every checkpoint's, or the selected
+# a bundle's test predictions: every checkpoint's, or only the selected one's
+PREDICTIONS_KEPT = ("all", "selected")
 REL_TOL = 1e-9  # for floats other than accuracies (mean confidence, stderr, CI bounds)
 ABS_TOL = 1e-12  # so that tiny values (e.g. confidences near 0) are still compared
 EXACT_METRICS = ("accuracy", "n", "n_correct", "candidate_accuracy")

@@ -191,6 +191,7 @@ def rerun_bundle(
     bundle = Path(path)
     provenance = read_json(bundle / PROVENANCE)
     tolerance = float(provenance.get("rerun_tolerance", RERUN_TOLERANCE))
+    kept = predictions_kept(provenance)
     runs = bundle_runs(bundle, subset)
     if not runs:
         raise BenchError(f"{bundle}: no runs to rerun")
@@ -238,7 +239,6 @@ def rerun_bundle(
             try:
                 if on_cpu:
                     rtol = None if same_cpu else CPU_FLOAT_RTOL
-                    kept = predictions_kept(provenance)
                     found += _compare_exact(bundle, stated, rerun, rtol, kept)
                 else:
                     found += _compare_accuracies(bundle, stated, rerun, tolerance)

@@ -35,12 +35,18 @@ VARIANT_KEYS = ("mi_variant", "alpha3", "noise.type", "noise.level")
 BLOCK = re.compile(r"<!-- begin (\S+) (\S+) -->\n(.*?)<!-- end -->", re.DOTALL)
 
 
-def variants(bundle: Path) -> dict[str, str]:
-    """config hash -> the variant keys that differ between the bundle's configs, as text."""
+def flat_configs(bundle: Path) -> dict[str, dict]:
+    """config hash -> the flattened config of the bundle's runs."""
     configs = {}
     for run in bundle_run_dirs(bundle):
         record = run.read_config()
         configs[record["config_hash"]] = flatten(record["config"])
+    return configs
+
+
+def variants(bundle: Path) -> dict[str, str]:
+    """config hash -> the variant keys that differ between the bundle's configs, as text."""
+    configs = flat_configs(bundle)
     varying = [k for k in VARIANT_KEYS if len({str(c.get(k)) for c in configs.values()}) > 1]
     return {
         h: ", ".join(
@@ -187,7 +193,7 @@ def ablation_block(bundle: Path, key: str, strategies: str, values: str, sets: s
 
 # the knobs of a synth calibration-grid cell (bench/suites/synth-grid.yaml)
 GRID_KEYS = ("synth.n_train", "lr", "early_stopping_min_steps", "max_steps")
-POSITIVE_CONTROL_POINTS = 10  # single-task must beat fine-tuning by this much (issue 16)
+POSITIVE_CONTROL_POINTS = 10  # a cell is kept when single-task beats fine-tuning by this much
 
 
 def _task(config: dict) -> str:
@@ -206,10 +212,7 @@ def grid_block(bundle: Path) -> str:
     single-task and DSS minus fine-tuning, and whether single-task clears the positive-control
     bar (a 10-point gain over fine-tuning)."""
     summary = pd.read_csv(bundle / "summary.csv")
-    configs = {}
-    for run in bundle_run_dirs(bundle):
-        record = run.read_config()
-        configs[record["config_hash"]] = flatten(record["config"])
+    configs = flat_configs(bundle)
     summary["task"] = [_task(configs[h]) for h in summary["config_hash"]]
     for key in GRID_KEYS:
         summary[key] = [configs[h][key] for h in summary["config_hash"]]
