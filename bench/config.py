@@ -62,6 +62,7 @@ HASHED_ONLY_IF_CHANGED = {
     "tokenizer": "unigram",
     "early_stopping_patience": None,
     "early_stopping_min_steps": 0,
+    "early_stopping_loss_delta": None,
     "synth.version": 1,
     "synth.family": "chain",
     "synth.distractors": 0,
@@ -120,6 +121,9 @@ class RunConfig:
     # without a new best validation accuracy (None: train all max_steps)
     early_stopping_min_steps: int = 0  # no early stop before this step: a task whose accuracy
     # stays at chance until every step of a rationale works has a flat phase before take-off
+    early_stopping_loss_delta: float | None = None  # also wait for the training loss: no early
+    # stop while the lowest logged ``total`` of the patience window (patience x eval_every steps)
+    # is this much (nats) or more below the lowest before it (None: accuracy alone decides)
     warmup_steps: int = 0  # linear warm-up steps (DSS: 0)
     weight_decay: float = 0.0  # AdamW weight decay (DSS: 0)
     max_grad_norm: float = 1.0  # gradient clipping (HF Trainer default, which DSS inherits)
@@ -156,6 +160,11 @@ class RunConfig:
             raise ConfigError(
                 "early_stopping_min_steps: expected an integer >= 0, "
                 f"got {self.early_stopping_min_steps}"
+            )
+        if self.early_stopping_loss_delta is not None and self.early_stopping_loss_delta <= 0:
+            raise ConfigError(
+                "early_stopping_loss_delta: expected a number > 0 or null, "
+                f"got {self.early_stopping_loss_delta}"
             )
         for name, value in flatten(self.to_dict()).items():
             if isinstance(value, float) and not math.isfinite(value):

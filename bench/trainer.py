@@ -11,7 +11,8 @@ its files (``files.json``); one that does not match (a truncated or unreadable f
 aside with a message and training resumes from the previous good one, or from step 0. A
 non-finite training loss stops the run with an error instead of training on NaN. With
 ``early_stopping_patience`` the loop ends early once that many validations in a row bring no
-new best (the learning-rate schedule still runs over ``max_steps``).
+new best (the learning-rate schedule still runs over ``max_steps``), and with
+``early_stopping_loss_delta`` only once the training loss has stopped falling as well.
 
 Under ``accelerate launch`` with several processes each process trains on its share of every
 batch (gradients are averaged by DDP), every process evaluates (identical weights give identical
@@ -335,7 +336,8 @@ def _scalars(prefix: str, record: dict) -> dict[str, float]:
 
 def patience_spent(state: TrainState, config: RunConfig) -> bool:
     """Early stopping: the last ``early_stopping_patience`` validations brought no new best,
-    and the run has reached ``early_stopping_min_steps``.
+    the run has reached ``early_stopping_min_steps`` and, with ``early_stopping_loss_delta``,
+    the training loss has settled too (:func:`training_loss_settled`).
 
     Read from the logged history, so a resumed run stops where an uninterrupted one does.
     """
@@ -345,7 +347,28 @@ def patience_spent(state: TrainState, config: RunConfig) -> bool:
     if state.step < config.early_stopping_min_steps:
         return False
     since_best = [r for r in state.history if r["kind"] == "valid" and r["step"] > state.best_step]
-    return len(since_best) >= patience
+    if len(since_best) < patience:
+        return False
+    delta = config.early_stopping_loss_delta
+    return delta is None or training_loss_settled(
+        state.history, state.step, patience * config.eval_every, delta
+    )
+
+
+def training_loss_settled(history: Sequence[dict], step: int, window: int, delta: float) -> bool:
+    """The lowest logged training loss (``total``) of the last ``window`` steps is less than
+    ``delta`` below the lowest logged before them: no branch of the loss is still descending.
+
+    Accuracy alone misses a branch that learns while the label is flat (DSS's explain loss
+    falling while its answers stay at chance).
+    """
+    cut = step - window
+    losses = [(r["step"], r["total"]) for r in history if r["kind"] == "train"]
+    before = [loss for at, loss in losses if at <= cut]
+    recent = [loss for at, loss in losses if at > cut]
+    if not before or not recent:
+        return False
+    return min(before) - min(recent) < delta
 
 
 def load_best(module_model: nn.Module, strategy: Strategy, run: RunDir) -> None:
