@@ -25,10 +25,15 @@ from bench.text import plural
 
 
 def parse_pair(text: str) -> tuple[str, str]:
-    """``"dss+kl:dss"`` -> ``("dss+kl", "dss")``."""
+    """``"dss+kl:dss"`` -> ``("dss+kl", "dss")``; each side may carry a ``[key=value,...]``
+    qualifier (:func:`reports.arm_spec.parse_arm`, checked here)."""
+    from reports.arm_spec import parse_arm
+
     a, sep, b = text.partition(":")
     if not sep or not a.strip() or not b.strip():
         raise ConfigError(f"--pair {text!r}: expected A:B, e.g. dss+kl:dss")
+    for arm in (a, b):
+        parse_arm(arm)
     return a.strip(), b.strip()
 
 
@@ -190,7 +195,8 @@ def add_report_parsers(subparsers: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="A:B",
-        help="also compare strategy A with B (dss+mi:dss and dss:finetune always)",
+        help="also compare strategy A with B (dss+mi:dss and dss:finetune always); a side may "
+        "name config values, e.g. 'single-task[noise.type=swap,noise.level=1.0]:finetune'",
     )
     report.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples")
     report.add_argument("--bootstrap-seed", type=int, default=0, help="resampling seed")
@@ -222,7 +228,8 @@ def add_report_parsers(subparsers: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="A:B",
-        help="also compare strategy A with B in paired.csv (dss+mi:dss and dss:finetune always)",
+        help="also compare strategy A with B in paired.csv (dss+mi:dss and dss:finetune "
+        "always); a side may name config values, e.g. 'dss+mi[mi_variant=paper]:dss'",
     )
     export.add_argument(
         "--predictions",

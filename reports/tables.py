@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from reports.arm_spec import ArmSpec, parse_arm
 from reports.collect import RunStore
 from reports.stats import (
     BootstrapSpec,
@@ -120,19 +121,35 @@ def with_family_holm(frame: pd.DataFrame, family: str) -> pd.DataFrame:
 def matched_groups(
     store: RunStore, a: str, b: str
 ) -> list[tuple[dict, pd.DataFrame, pd.DataFrame]]:
-    """Pairs of conditions of strategies ``a`` and ``b`` with equal suite, profile, dataset and
-    variant values (e.g. the same ``noise.level`` in a sweep)."""
+    """Pairs of conditions of arms ``a`` and ``b`` (:func:`reports.arm_spec.parse_arm`) with
+    equal suite, profile, dataset and variant values (e.g. the same ``noise.level`` in a
+    sweep), except the variant keys that either arm names in its ``[key=value]`` qualifier.
+    A condition is never paired with itself (``single-task:single-task[noise.type=swap]``
+    pairs the plain condition with the swapped one only)."""
     if store.empty:
         return []
-    keys = ["suite", "profile", "dataset", *store.variant_keys]
+    arm_a, arm_b = parse_arm(a), parse_arm(b)
+    named = arm_a.keys | arm_b.keys
+    keys = ["suite", "profile", "dataset", *(k for k in store.variant_keys if k not in named)]
     matches = []
     for values, runs in store.runs.groupby(keys, sort=True, dropna=False):
         base = dict(zip(keys, values, strict=True))
-        arm_a = [g for _, g in runs[runs["strategy"] == a].groupby("config_hash")]
-        arm_b = [g for _, g in runs[runs["strategy"] == b].groupby("config_hash")]
-        for run_a, run_b in itertools.product(arm_a, arm_b):
-            matches.append((base, run_a.sort_values("seed"), run_b.sort_values("seed")))
+        conditions = [
+            [g for _, g in _arm_runs(store, runs, arm).groupby("config_hash")]
+            for arm in (arm_a, arm_b)
+        ]
+        for run_a, run_b in itertools.product(*conditions):
+            if run_a["config_hash"].iloc[0] != run_b["config_hash"].iloc[0]:  # not itself
+                matches.append((base, run_a.sort_values("seed"), run_b.sort_values("seed")))
     return matches
+
+
+def _arm_runs(store: RunStore, runs: pd.DataFrame, arm: ArmSpec) -> pd.DataFrame:
+    keep = [
+        arm.matches(strategy, store.configs[run_id])
+        for strategy, run_id in zip(runs["strategy"], runs["run_id"], strict=True)
+    ]
+    return runs[keep]
 
 
 def shared_matrices(

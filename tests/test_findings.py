@@ -109,3 +109,39 @@ def test_grid_block_gives_one_row_per_cell_and_the_positive_control(tmp_path):
     ]
     assert cells[("features 3x3 sum, final", 4000)][-3:] == ["+5.0", "+0.0", "no"]
     assert cells[("chain 2 step, 0 distractors", 1000)][2:] == ["", "+5.0", "", "no"]
+
+
+def test_stops_block_says_where_runs_stopped_and_whether_their_loss_had_settled(tmp_path):
+    """The grid bundle's running-rationale single-task runs stopped on a settled loss; a run
+    whose logged loss still fell by a nat in its last window counts as not settled."""
+    import json
+    import shutil
+
+    from reports.bundle import bundle_run_dirs
+
+    bundle = Path(shutil.copytree(ROOT / "results" / "synth-grid", tmp_path / "bundle"))
+
+    def row(block: str, strategy: str, cell: str) -> list[str]:
+        for line in block.splitlines()[2:]:
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            if cells[0] == strategy and cells[1] == cell:
+                return cells
+        raise AssertionError(f"no row {strategy} {cell}")
+
+    cell = "features 2x3 sum, running, n_train 4000"
+    before = row(tables.stops_block(bundle), "single-task", cell)
+    runs = [
+        r
+        for r in bundle_run_dirs(bundle)
+        if r.read_config()["config"]["strategy"] == "single-task"
+        and r.read_config()["config"]["synth"]["trace"] == "running"
+    ]
+    assert before[2] == str(len(runs)) == "2" and before[5] == "2 of 2"
+    assert before[3] == "-".join(
+        dict.fromkeys(str(r.read_metrics()["steps"]) for r in sorted(runs, key=str))
+    )
+    log = runs[0].read_train_log()
+    last = max(i for i, r in enumerate(log) if r["kind"] == "train")
+    log[last]["total"] -= 1.0
+    runs[0].train_log_file.write_text("".join(json.dumps(r) + "\n" for r in log))
+    assert row(tables.stops_block(bundle), "single-task", cell)[5] == "1 of 2"

@@ -180,6 +180,18 @@ def test_a_swept_config_value_gets_an_ablation_figure(store_copy, tmp_path):
     assert "ablation-noise.level-t-tiny-synth.png" in {p.name for p in result.figures}
     paired = paired_table(store, SPEC)
     assert paired["noise.level"].tolist() == [0.0]  # only the matching noise level is paired
+    # an arm qualified by config values pairs across the key it names (a negative control
+    # against the plain baseline), and never pairs a condition with itself
+    crossed = paired_table(
+        store, SPEC, [("dss[noise.level=0.3]", "dss+mi"), ("dss", "dss[noise.level=.3]")]
+    )
+    hashes = store.runs.groupby(["strategy", "noise.level"])["config_hash"].first()
+    assert crossed[["a", "config_hash_a", "config_hash_b"]].values.tolist() == [
+        ["dss[noise.level=0.3]", hashes["dss", 0.3], hashes["dss+mi", 0.0]],
+        ["dss", hashes["dss", 0.0], hashes["dss", 0.3]],
+    ]
+    assert "noise.level" not in crossed.columns  # the arms differ in it
+    assert crossed["holm_family"].iloc[0].endswith("(m = 2)")
 
 
 def _png(tmp_path: Path) -> Path:

@@ -12,7 +12,9 @@ needs for a CI half-width of POINTS, from the paired table's variance components
 (exact match against candidate ranking, from the runs' metrics) and
 ``ablation:KEY:STRATEGIES:VALUES[:K=V;K=V]`` (``bench ablate``'s table, recomputed from the
 bundle's runs: each value against the suite's default, paired, Holm-adjusted) and ``grid`` (a
-calibration grid's cells, one row each: every strategy's accuracy and the gaps to fine-tuning).
+calibration grid's cells, one row each: every strategy's accuracy and the gaps to fine-tuning)
+and ``stops`` (per condition: the stop and selected steps, whether the training loss had
+settled at the stop, the loss terms there: the evidence that runs trained to a plateau).
 """
 
 from __future__ import annotations
@@ -239,6 +241,54 @@ def grid_block(bundle: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+SETTLED_DELTA = 0.02  # nats: the synth default cell's early_stopping_loss_delta
+_LOG_FIELDS = {"kind", "step", "lr", "examples_per_s", "total"}
+
+
+def _steps(values: list[int]) -> str:
+    return f"{min(values)}" if min(values) == max(values) else f"{min(values)}-{max(values)}"
+
+
+def stops_block(bundle: Path) -> str:
+    """Per condition: where its runs stopped and which step was selected (ranges over seeds),
+    how many had a settled training loss at the stop (the lowest loss of the last
+    patience x eval_every steps less than 0.02 nats below the lowest before them, whatever
+    rule stopped the run), and each loss term's last logged value, mean over seeds."""
+    from bench.trainer import training_loss_settled
+
+    names, configs = variants(bundle), flat_configs(bundle)
+    cells = {h: f"{_task(c)}, n_train {c['synth.n_train']}" for h, c in configs.items()}
+    if len(set(cells.values())) > 1:  # a grid: name each condition's cell too
+        names = {h: f"{cells[h]}; {names[h]}" if names[h] != "-" else cells[h] for h in names}
+    conditions: dict[tuple[str, str], list] = {}
+    for run in bundle_run_dirs(bundle):
+        record, metrics, log = run.read_config(), run.read_metrics(), run.read_train_log()
+        config = record["config"]
+        window = (config["early_stopping_patience"] or 1) * config["eval_every"]
+        train = [r for r in log if r["kind"] == "train"]
+        settled = training_loss_settled(log, metrics["steps"], window, SETTLED_DELTA)
+        key = (config["strategy"], record["config_hash"])
+        conditions.setdefault(key, []).append(
+            (metrics["steps"], metrics["best_step"], settled, train[-1])
+        )
+    lines = [
+        "| strategy | variant | seeds | stopped at step | selected step "
+        f"| loss settled at stop (< {SETTLED_DELTA} nats) | loss terms at stop (mean over seeds) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for (strategy, config_hash), runs in sorted(conditions.items(), key=lambda c: names[c[0][1]]):
+        last = pd.DataFrame([r[3] for r in runs])
+        terms = [c for c in last.columns if c not in _LOG_FIELDS]
+        lines.append(
+            f"| {strategy} | {names[config_hash]} | {len(runs)} | "
+            f"{_steps([r[0] for r in runs])} | {_steps([r[1] for r in runs])} | "
+            f"{sum(r[2] for r in runs)} of {len(runs)} | "
+            + ", ".join(f"{t} {last[t].mean():.3f}" for t in terms)
+            + " |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 BLOCKS: dict[str, Callable[..., str]] = {
     "summary": summary_block,
     "paired": paired_block,
@@ -246,6 +296,7 @@ BLOCKS: dict[str, Callable[..., str]] = {
     "ranking": ranking_block,
     "ablation": ablation_block,
     "grid": grid_block,
+    "stops": stops_block,
 }
 
 
