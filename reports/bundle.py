@@ -71,6 +71,7 @@ MIN_SHARED_BYTES = 4096  # smaller duplicate files stay in their run directories
 # a bundle's test predictions: every checkpoint's, or only the selected one's
 PREDICTIONS_KEPT = ("all", "selected")
 REL_TOL = 1e-9  # for floats other than accuracies (mean confidence, stderr, CI bounds)
+MIN_DIGITS, MAX_DIGITS = 3, 17  # significant digits a bundle may keep of each probability
 ABS_TOL = 1e-12  # so that tiny values (e.g. confidences near 0) are still compared
 EXACT_METRICS = ("accuracy", "n", "n_correct", "candidate_accuracy")
 SETTINGS_EXACT = ("boot_resamples", "boot_seed")
@@ -121,14 +122,36 @@ def predictions_kept(provenance: dict[str, Any]) -> str:
     return provenance.get("predictions", "all")
 
 
-def _copy_run(source: RunDir, target: Path, kept: str) -> None:
+def probability_digits(provenance: dict[str, Any]) -> int | None:
+    """The significant digits a bundle keeps of each probability (None: as the run wrote them,
+    also in bundles written before the choice existed)."""
+    return provenance.get("probability_digits")
+
+
+def rounded_probabilities(row: dict[str, Any], digits: int | None) -> dict[str, Any]:
+    """``row`` with ``confidence`` and each ``candidate_probs`` value rounded to ``digits``
+    significant digits (unchanged when ``digits`` is None)."""
+    if digits is None:
+        return row
+
+    def rounded(value: float) -> float:
+        return float(f"{value:.{digits}g}")
+
+    row = {**row, "confidence": rounded(row["confidence"])}
+    if row.get("candidate_probs") is not None:
+        row["candidate_probs"] = {k: rounded(v) for k, v in row["candidate_probs"].items()}
+    return row
+
+
+def _copy_run(source: RunDir, target: Path, kept: str, digits: int | None) -> None:
     target.mkdir(parents=True)
     for name in RunDir.RECORD_FILES:
         if (source.path / name).is_file():
             shutil.copyfile(source.path / name, target / name)
     for name in bundled_prediction_files(source.read_metrics(), kept).values():
         rows = [
-            {k: v for k, v in row.items() if k != "input"} for row in source.read_predictions(name)
+            rounded_probabilities({k: v for k, v in row.items() if k != "input"}, digits)
+            for row in source.read_predictions(name)
         ]
         text = "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows)
         (target / f"{name}.gz").write_bytes(gzip_bytes(text.encode()))
@@ -267,6 +290,7 @@ def export_bundle(
     force: bool = False,
     pairs: Sequence[tuple[str, str]] = (),
     predictions: str = "all",
+    digits: int | None = None,
 ) -> Path:
     """Write the bundle of ``suite``/``profile`` from ``runs_dir`` to ``out`` and return it.
 
@@ -276,9 +300,16 @@ def export_bundle(
     None); the verdicts are judged against the installed paper files (``reports/papers``), which
     are copied into the bundle. An existing ``out`` is replaced only with ``force``.
     ``predictions``: ``all`` (every checkpoint's) or ``selected`` (only the selected one's).
+    ``digits``: keep each probability to that many significant digits (None: as written); the
+    tables are computed from the rounded files, and verification allows the run's stated
+    mean confidence that rounding's error.
     """
     if predictions not in PREDICTIONS_KEPT:
         raise BenchError(f"predictions: expected one of {PREDICTIONS_KEPT}, got {predictions!r}")
+    if digits is not None and not MIN_DIGITS <= digits <= MAX_DIGITS:
+        raise BenchError(
+            f"probability digits: expected {MIN_DIGITS} to {MAX_DIGITS} or none, got {digits}"
+        )
     spec = spec or BootstrapSpec()
     runs_dir, out = Path(runs_dir), Path(out)
     if out.exists() and not force:
@@ -290,7 +321,7 @@ def export_bundle(
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
     try:
         for run_id in run_ids:
-            _copy_run(RunDir(runs_dir / run_id), staging / RUNS / run_id, predictions)
+            _copy_run(RunDir(runs_dir / run_id), staging / RUNS / run_id, predictions, digits)
         (staging / PAPERS).mkdir()
         for paper in _installed_papers():
             shutil.copyfile(paper, staging / PAPERS / paper.name)
@@ -301,6 +332,8 @@ def export_bundle(
         provenance = _provenance(staging, suite, profile, spec, all_pairs)
         if predictions != "all":  # bundles keeping everything read as before
             provenance["predictions"] = predictions
+        if digits is not None:
+            provenance["probability_digits"] = digits
         write_json(staging / PROVENANCE, provenance)
         _seal(staging, out)
     finally:
@@ -399,13 +432,19 @@ def _check_manifest(bundle: Path, stated: dict[str, str]) -> list[Mismatch]:
     return found
 
 
-def differs(stated: Any, recomputed: Any, exact: bool) -> bool:
-    """Whether two stated/recomputed values differ: ``exact``, or floats to the tolerance."""
+def rounding_tolerance(digits: int | None) -> float:
+    """The relative error of a value rounded to ``digits`` significant digits (and of a mean
+    of such values), or :data:`REL_TOL` when nothing was rounded."""
+    return REL_TOL if digits is None else max(REL_TOL, 0.5 * 10.0 ** (1 - digits))
+
+
+def differs(stated: Any, recomputed: Any, exact: bool, rel_tol: float = REL_TOL) -> bool:
+    """Whether two stated/recomputed values differ: ``exact``, or floats to ``rel_tol``."""
     if isinstance(stated, float) and isinstance(recomputed, float):
         if math.isnan(stated) and math.isnan(recomputed):
             return False
         if not exact:
-            return not math.isclose(stated, recomputed, rel_tol=REL_TOL, abs_tol=ABS_TOL)
+            return not math.isclose(stated, recomputed, rel_tol=rel_tol, abs_tol=ABS_TOL)
     return stated != recomputed
 
 
@@ -429,15 +468,17 @@ def _prediction_metrics(path: Path, metric: str) -> tuple[dict[str, Any], int]:
     return metrics, flipped
 
 
-def _compare(file: str, prefix: str, stated: dict, recomputed: dict) -> list[Mismatch]:
+def _compare(
+    file: str, prefix: str, stated: dict, recomputed: dict, rel_tol: float = REL_TOL
+) -> list[Mismatch]:
     return [
         Mismatch(file, f"{prefix}.{key}", stated.get(key), value)
         for key, value in recomputed.items()
-        if differs(stated.get(key), value, key in EXACT_METRICS)
+        if differs(stated.get(key), value, key in EXACT_METRICS, rel_tol)
     ]
 
 
-def _check_run(bundle: Path, run: RunDir, kept: str) -> list[Mismatch]:
+def _check_run(bundle: Path, run: RunDir, kept: str, digits: int | None) -> list[Mismatch]:
     directory = run.path
     rel = str(directory.relative_to(bundle))
     metrics_file, config_file = f"{rel}/{RunDir.METRICS}", f"{rel}/{RunDir.CONFIG}"
@@ -463,10 +504,10 @@ def _check_run(bundle: Path, run: RunDir, kept: str) -> list[Mismatch]:
         if flipped:
             cell = "correct (records that differ from prediction vs gold)"
             found.append(Mismatch(f"{rel}/{name}.gz", cell, flipped, 0))
-        stated = metrics["test"][checkpoint]
-        found += _compare(metrics_file, f"test.{checkpoint}", stated, recomputed)
+        stated, tolerance = metrics["test"][checkpoint], rounding_tolerance(digits)
+        found += _compare(metrics_file, f"test.{checkpoint}", stated, recomputed, tolerance)
         if checkpoint == metrics["selected"]:
-            found += _compare(metrics_file, "primary", metrics["primary"], recomputed)
+            found += _compare(metrics_file, "primary", metrics["primary"], recomputed, tolerance)
     return found
 
 
@@ -558,12 +599,18 @@ def verify_bundle(path: str | Path) -> list[Mismatch]:
     found = _check_manifest(bundle, stated)
     found += _guarded(LINKS, _check_links, bundle, stated)
     has_provenance = (bundle / PROVENANCE).is_file()
-    kept = predictions_kept(read_json(bundle / PROVENANCE)) if has_provenance else "all"
+    recorded = read_json(bundle / PROVENANCE) if has_provenance else {}
+    kept, digits = predictions_kept(recorded), probability_digits(recorded)
     if kept not in PREDICTIONS_KEPT:
         found.append(Mismatch(PROVENANCE, "predictions", kept, f"one of {PREDICTIONS_KEPT}"))
         kept = "all"
+    if digits is not None and (type(digits) is not int or not MIN_DIGITS <= digits <= MAX_DIGITS):
+        wanted = f"an integer from {MIN_DIGITS} to {MAX_DIGITS}"
+        found.append(Mismatch(PROVENANCE, "probability_digits", digits, wanted))
+        digits = None
     for run in bundle_run_dirs(bundle):
-        found += _guarded(str(run.path.relative_to(bundle)), _check_run, bundle, run, kept)
+        rel = str(run.path.relative_to(bundle))
+        found += _guarded(rel, _check_run, bundle, run, kept, digits)
     for name in (PROVENANCE, *TABLES):
         if not (bundle / name).is_file():
             return [*found, Mismatch(name, "file", "present", "missing")]

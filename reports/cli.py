@@ -7,6 +7,7 @@ Usage::
                  [--tables-dir DIR] [--force] [--pair A:B ...] [--resamples N]
                  [--bootstrap-seed N] [--power POINTS [--power-n N]]
     bench export --suite S --profile P [--runs-dir runs] --out DIR [--force] [--pair A:B ...]
+                 [--predictions all|selected] [--probability-digits N]
     bench refresh DIR
     bench verify DIR [--rerun [--subset all|N|NAMES] [--data-dir DIR]]
 
@@ -120,6 +121,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         force=args.force,
         pairs=[parse_pair(p) for p in args.pair],
         predictions=args.predictions,
+        digits=args.probability_digits,
     )
     print(f"bundle written to {out}")
     return 0
@@ -237,6 +239,14 @@ def add_report_parsers(subparsers: argparse._SubParsersAction) -> None:
         default="all",
         help="keep every checkpoint's test predictions (default) or only the selected "
         "checkpoint's, the ones the tables read (about half the size under early stopping)",
+    )
+    export.add_argument(
+        "--probability-digits",
+        type=int,
+        default=None,
+        metavar="N",
+        help="keep each test probability to N significant digits (3-17; default: as the run "
+        "wrote it); the tables are computed from what the bundle keeps",
     )
     export.set_defaults(func=_cmd_export)
 

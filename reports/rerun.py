@@ -40,6 +40,8 @@ from reports.bundle import (
     bundled_prediction_files,
     differs,
     predictions_kept,
+    probability_digits,
+    rounded_probabilities,
     run_files,
 )
 
@@ -121,10 +123,11 @@ def _differ(stated: Any, rerun: Any, rtol: float | None) -> bool:
 
 
 def _compare_predictions(
-    file: str, stated: Path, rerun: Path, rtol: float | None = None
+    file: str, stated: Path, rerun: Path, rtol: float | None = None, digits: int | None = None
 ) -> list[Mismatch]:
-    """Each differing prediction field, as ``line <n> (<id>).<field>``."""
-    a, b = _rows(stated), _rows(rerun)
+    """Each differing prediction field, as ``line <n> (<id>).<field>``; the rerun's
+    probabilities rounded first as the bundle's were (``digits``)."""
+    a, b = _rows(stated), [rounded_probabilities(row, digits) for row in _rows(rerun)]
     if len(a) != len(b):
         return [Mismatch(file, "lines", len(a), len(b))]
     found = [
@@ -139,8 +142,19 @@ def _compare_predictions(
     return found
 
 
+def _cpu_rtol(digits: int | None) -> float:
+    """Probabilities from another processor: :data:`CPU_FLOAT_RTOL`, or one unit of the last
+    kept digit when the bundle rounded them (two close values may round apart)."""
+    return CPU_FLOAT_RTOL if digits is None else max(CPU_FLOAT_RTOL, 10.0 ** (1 - digits))
+
+
 def _compare_exact(
-    bundle: Path, stated_dir: RunDir, rerun_dir: RunDir, rtol: float | None, kept: str
+    bundle: Path,
+    stated_dir: RunDir,
+    rerun_dir: RunDir,
+    rtol: float | None,
+    kept: str,
+    digits: int | None = None,
 ) -> list[Mismatch]:
     """Metrics and the bundled predictions (``kept``: all or the selected checkpoint's) equal
     (floats within ``rtol`` when given)."""
@@ -161,7 +175,7 @@ def _compare_exact(
     for name in sorted(bundled_prediction_files(stated, kept).values()):
         stated_file = files.get(f"{name}.gz", stated_dir.path / f"{name}.gz")
         rerun_file = rerun_dir.path / name
-        found += _compare_predictions(f"{rel}/{name}.gz", stated_file, rerun_file, rtol)
+        found += _compare_predictions(f"{rel}/{name}.gz", stated_file, rerun_file, rtol, digits)
     return found
 
 
@@ -191,7 +205,7 @@ def rerun_bundle(
     bundle = Path(path)
     provenance = read_json(bundle / PROVENANCE)
     tolerance = float(provenance.get("rerun_tolerance", RERUN_TOLERANCE))
-    kept = predictions_kept(provenance)
+    kept, digits = predictions_kept(provenance), probability_digits(provenance)
     runs = bundle_runs(bundle, subset)
     if not runs:
         raise BenchError(f"{bundle}: no runs to rerun")
@@ -234,12 +248,12 @@ def rerun_bundle(
                 echo(
                     f"bundle run made on CPU {env.get('cpu') or '(unrecorded)'}, rerun on "
                     f"{rerun_env.get('cpu')}: labels and accuracies exactly, probabilities "
-                    f"within {CPU_FLOAT_RTOL} (relative)"
+                    f"within {_cpu_rtol(digits)} (relative)"
                 )
             try:
                 if on_cpu:
-                    rtol = None if same_cpu else CPU_FLOAT_RTOL
-                    found += _compare_exact(bundle, stated, rerun, rtol, kept)
+                    rtol = None if same_cpu else _cpu_rtol(digits)
+                    found += _compare_exact(bundle, stated, rerun, rtol, kept, digits)
                 else:
                     found += _compare_accuracies(bundle, stated, rerun, tolerance)
             except UNREADABLE as err:

@@ -25,11 +25,14 @@ from bench.store import read_json, write_json
 from reports.bundle import (
     LINKS,
     MANIFEST,
+    REL_TOL,
     RERUN_TOLERANCE,
     bundle_links,
+    differs,
     export_bundle,
     gzip_bytes,
     refresh_bundle,
+    rounding_tolerance,
     run_files,
     verify_bundle,
 )
@@ -365,3 +368,50 @@ def test_selected_only_bundle_holds_and_verifies_the_selected_predictions(
     assert (missing, "file") in _cells(verify_bundle(slim))
     with pytest.raises(BenchError, match="predictions: expected one of"):
         export_bundle(runs_dir, "t", "tiny", tmp_path / "bad", predictions="best")
+
+
+def test_rounded_probabilities_make_a_smaller_bundle_that_verifies_and_reruns(
+    runs_dir, bundle, tmp_path
+):
+    """``digits``: each test probability kept to that many significant digits; the tables
+    come from the rounded files, verification allows the stated mean confidence the rounding
+    error, and a rerun rounds its own probabilities the same way before the exact compare."""
+    rounded = export_bundle(runs_dir, "t", "tiny", tmp_path / "rounded", digits=3)
+    assert read_json(rounded / "provenance.json")["probability_digits"] == 3
+    assert "probability_digits" not in read_json(bundle / "provenance.json")
+    path = run_files(rounded, _run(rounded))["predictions.jsonl.gz"]
+    rows = [json.loads(line) for line in gzip.decompress(path.read_bytes()).splitlines()]
+    values = [r["confidence"] for r in rows] + [
+        p for r in rows for p in (r["candidate_probs"] or {}).values()
+    ]
+    assert values and all(float(f"{v:.3g}") == v for v in values)
+    assert any(float(f"{v:.3g}") != v for v in _values(bundle))  # the original had more
+    assert (
+        path.stat().st_size < run_files(bundle, _run(bundle))["predictions.jsonl.gz"].stat().st_size
+    )
+    summary, original = (pd.read_csv(b / "summary.csv") for b in (rounded, bundle))
+    assert summary["accuracy"].tolist() == original["accuracy"].tolist()
+    assert verify_bundle(rounded) == []
+    assert rerun_bundle(rounded, subset=1, echo=lambda _: None) == []
+    # the allowance is the rounding's error, not more
+    assert rounding_tolerance(3) == pytest.approx(0.005) and rounding_tolerance(None) == REL_TOL
+    assert not differs(0.3 * 1.004, 0.3, False, rounding_tolerance(3))
+    assert differs(0.3 * 1.01, 0.3, False, rounding_tolerance(3))
+    metrics = read_json(_run(rounded) / "metrics.json")
+    metrics["primary"]["mean_confidence"] += 0.01
+    write_json(_run(rounded) / "metrics.json", metrics)
+    _rehash(rounded)
+    rel = _run(rounded).relative_to(rounded)
+    assert (f"{rel}/metrics.json", "primary.mean_confidence") in _cells(verify_bundle(rounded))
+    provenance = read_json(rounded / "provenance.json")
+    write_json(rounded / "provenance.json", {**provenance, "probability_digits": "three"})
+    _rehash(rounded)
+    assert ("provenance.json", "probability_digits") in _cells(verify_bundle(rounded))
+    with pytest.raises(BenchError, match="probability digits: expected 3 to 17"):
+        export_bundle(runs_dir, "t", "tiny", tmp_path / "bad", digits=2)
+
+
+def _values(bundle: Path) -> list[float]:
+    path = run_files(bundle, _run(bundle))["predictions.jsonl.gz"]
+    rows = [json.loads(line) for line in gzip.decompress(path.read_bytes()).splitlines()]
+    return [r["confidence"] for r in rows]
