@@ -70,6 +70,7 @@ HASHED_ONLY_IF_CHANGED = {
     "synth.list_len": 3,
     "synth.combine": "sum",
     "synth.trace": "final",
+    "synth.spaced_digits": False,
 }
 
 

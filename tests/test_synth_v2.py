@@ -201,12 +201,38 @@ def test_same_settings_same_examples_and_splits_extend():
         ({"list_len": 10}, "synth.list_len"),
         ({"distractors": 9}, "distinct letters"),
         ({"distractors": -1}, "synth.distractors"),
+        ({"spaced_digits": True}, "synth.spaced_digits: applies to synth.family=features"),
+        ({"spaced_digits": "yes"}, "synth.spaced_digits: expected true or false"),
+        ({"version": 1, "distractors": 0, "spaced_digits": True}, "synth.spaced_digits: needs"),
     ],
 )
 def test_bad_knobs_fail_with_one_line_naming_the_key(settings, message):
     with pytest.raises(ConfigError, match=message) as err:
         load(CHAIN, **settings)
     assert "\n" not in str(err.value)
+
+
+def test_spaced_digits_write_the_same_problems_with_one_word_per_digit():
+    """Only the input's spelling changes: the same lists, rationales and labels, and the
+    config hash of the unspaced default is unchanged."""
+    plain, spaced = (
+        load(FEATURES, trace="running"),
+        load(FEATURES, trace="running", spaced_digits=True),
+    )
+    for a, b in zip(plain.train + plain.test, spaced.train + spaced.test, strict=True):
+        assert b.input_parts[0] == re.sub(
+            r"(?<==)(\d+)", lambda m: " ".join(m[1]), a.input_parts[0]
+        )
+        assert (b.rationale, b.label, b.candidates) == (a.rationale, a.label, a.candidates)
+    assert re.fullmatch(r"a=\d \d \d; b=\d \d \d; c=\d \d \d", spaced.test[0].input_parts[0])
+    config = RunConfig(synth=FEATURES)
+    assert (
+        apply_overrides(config, {"synth.spaced_digits": False}).config_hash()
+        == config.config_hash()
+    )
+    assert (
+        apply_overrides(config, {"synth.spaced_digits": True}).config_hash() != config.config_hash()
+    )
 
 
 def test_version_1_configs_hash_and_generate_as_before():

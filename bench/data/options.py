@@ -33,6 +33,8 @@ class SynthConfig:
     combine: str = "sum"  # version 2 features: sum (of the features, mod 10) or parity (of it)
     trace: str = "final"  # version 2 features: the rationale states each feature's value (final)
     # or its running value after every digit and the running sum of the features (running)
+    spaced_digits: bool = False  # version 2 features: the input's lists as ``a=3 5 6`` (every
+    # digit its own word for a pretrained word-piece tokenizer, which reads ``356`` as one piece)
 
     def resolved(self) -> SynthConfig:
         """A copy with the version's default filled in where ``teacher_error`` is None.

@@ -136,6 +136,7 @@ V2_KEYS = {
     "list_len": 3,
     "combine": "sum",
     "trace": "final",
+    "spaced_digits": False,
 }
 VERSIONS = (1, 2)
 

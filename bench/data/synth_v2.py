@@ -146,8 +146,9 @@ def features_problem(
         wrong = error.randrange(config.n_lists)
         offsets = range(1, MODULUS, 2) if config.combine == "parity" else range(1, MODULUS)
         values[wrong] = (values[wrong] + error.choice(offsets)) % MODULUS
+    between = " " if config.spaced_digits else ""
     text = "; ".join(
-        f"{name}={''.join(map(str, digits))}"
+        f"{name}={between.join(map(str, digits))}"
         for name, digits in zip(LIST_NAMES, lists, strict=False)
     )
 
@@ -192,6 +193,12 @@ def check_config(config: SynthConfig) -> None:
     check_choice("synth.family", config.family, FAMILIES)
     check_choice("synth.combine", config.combine, COMBINES)
     check_choice("synth.trace", config.trace, TRACES)
+    if not isinstance(config.spaced_digits, bool):
+        raise ConfigError(
+            f"synth.spaced_digits: expected true or false, got {config.spaced_digits!r}"
+        )
+    if config.spaced_digits and config.family != "features":
+        raise ConfigError("synth.spaced_digits: applies to synth.family=features (digit lists)")
     if not _is_int(config.n_lists) or not 1 <= config.n_lists <= len(LIST_NAMES):
         raise ConfigError(
             f"synth.n_lists: expected an integer in [1, {len(LIST_NAMES)}], got {config.n_lists!r}"
