@@ -145,8 +145,10 @@ def matched_groups(
 
 
 def _arm_runs(store: RunStore, runs: pd.DataFrame, arm: ArmSpec) -> pd.DataFrame:
+    if not arm.conditions:  # a plain strategy: no config needs reading
+        return runs[runs["strategy"] == arm.strategy]
     keep = [
-        arm.matches(strategy, store.configs[run_id])
+        arm.matches(strategy, store.configs.get(run_id, {}))
         for strategy, run_id in zip(runs["strategy"], runs["run_id"], strict=True)
     ]
     return runs[keep]
