@@ -46,9 +46,10 @@ def flat_configs(bundle: Path) -> dict[str, dict]:
     return configs
 
 
-def variants(bundle: Path) -> dict[str, str]:
-    """config hash -> the variant keys that differ between the bundle's configs, as text."""
-    configs = flat_configs(bundle)
+def variants(bundle: Path, configs: dict[str, dict] | None = None) -> dict[str, str]:
+    """config hash -> the variant keys that differ between the bundle's configs, as text
+    (``configs``: :func:`flat_configs` of the bundle, when the caller has read them)."""
+    configs = configs if configs is not None else flat_configs(bundle)
     varying = [k for k in VARIANT_KEYS if len({str(c.get(k)) for c in configs.values()}) > 1]
     return {
         h: ", ".join(
@@ -256,7 +257,8 @@ def stops_block(bundle: Path) -> str:
     rule stopped the run), and each loss term's last logged value, mean over seeds."""
     from bench.trainer import training_loss_settled
 
-    names, configs = variants(bundle), flat_configs(bundle)
+    configs = flat_configs(bundle)
+    names = variants(bundle, configs)
     cells = {h: f"{_task(c)}, n_train {c['synth.n_train']}" for h, c in configs.items()}
     if len(set(cells.values())) > 1:  # a grid: name each condition's cell too
         names = {h: f"{cells[h]}; {names[h]}" if names[h] != "-" else cells[h] for h in names}
