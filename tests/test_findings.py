@@ -145,3 +145,21 @@ def test_stops_block_says_where_runs_stopped_and_whether_their_loss_had_settled(
     log[last]["total"] -= 1.0
     runs[0].train_log_file.write_text("".join(json.dumps(r) + "\n" for r in log))
     assert row(tables.stops_block(bundle), "single-task", cell)[5] == "1 of 2"
+
+
+def test_write_regenerates_a_stale_block_and_leaves_the_prose(tmp_path):
+    bundle = ROOT / "results" / "smoke-cpu"
+    body = tables.summary_block(bundle)
+    stale = body.replace("| 9.4 |", "| 9.5 |", 1)
+    assert stale != body
+    document = tmp_path / "docs" / "findings.md"
+    document.parent.mkdir()
+    document.write_text(
+        f"Prose 1.\n<!-- begin summary {bundle} -->\n{stale}<!-- end -->\nProse 2.\n"
+    )
+    assert tables.main(["--write", str(document)]) == 0
+    assert document.read_text() == (
+        f"Prose 1.\n<!-- begin summary {bundle} -->\n{body}<!-- end -->\nProse 2.\n"
+    )
+    assert tables.check(document) == []
+    assert tables.write(document) == []

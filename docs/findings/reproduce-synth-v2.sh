@@ -18,8 +18,6 @@ for seeds in $pairs; do
   bench run --suite synth --seeds "$seeds" "${jobs[@]}"
   bench run --suite synth --strategies single-task --set noise.type=swap --set noise.level=1.0 \
     --seeds "$seeds" "${jobs[@]}"
-done
-for seeds in $pairs; do
   bench ablate --suite synth --strategies dss+mi --vary mi_variant --seeds "$seeds" "${jobs[@]}"
 done
 bench run --suite synth-grid --seeds "$grid_seeds" "${jobs[@]}"

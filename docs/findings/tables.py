@@ -3,6 +3,7 @@
     python docs/findings/tables.py results/synth-cpu        # the summary and paired blocks
     python docs/findings/tables.py results/synth-cpu --block ablation:alpha3:dss+mi:0,0.1,1.0
     python docs/findings/tables.py --check docs/findings.md     # exit 1 if a block is stale
+    python docs/findings/tables.py --write docs/findings.md     # regenerate every block in place
 
 findings.md embeds each block between ``<!-- begin BLOCK BUNDLE -->`` and ``<!-- end -->``;
 ``--check`` regenerates every embedded block from its bundle and compares (tests/test_findings.py
@@ -30,6 +31,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.config import flatten
+from bench.store import write_text_atomic
 from reports.bundle import bundle_run_dirs
 
 # config keys that tell the conditions of one strategy apart in the findings bundles
@@ -318,10 +320,35 @@ def check(document: Path) -> list[str]:
     return stale
 
 
+def write(document: Path) -> list[str]:
+    """Regenerate every embedded block of ``document`` in place; the names of those that changed.
+
+    The document is replaced atomically, and only when a block changed."""
+    root = document.resolve().parents[1]
+    text = document.read_text()
+    changed = []
+
+    def regenerate(match: re.Match) -> str:
+        name, bundle, body = match.groups()
+        fresh = build(name, root / bundle)
+        if fresh != body:
+            changed.append(f"{name} {bundle}")
+        return f"<!-- begin {name} {bundle} -->\n{fresh}<!-- end -->"
+
+    updated = BLOCK.sub(regenerate, text)
+    if changed:
+        write_text_atomic(document, updated)
+    return changed
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("target", type=Path, help="a bundle (print) or, with --check, findings.md")
-    parser.add_argument("--check", action="store_true")
+    parser.add_argument(
+        "target", type=Path, help="a bundle (print) or, with --check/--write, findings.md"
+    )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true", help="exit 1 if a block is stale")
+    mode.add_argument("--write", action="store_true", help="regenerate the blocks in place")
     parser.add_argument(
         "--block", action="append", help="blocks to print (default: summary, paired)"
     )
@@ -331,6 +358,10 @@ def main(argv: list[str] | None = None) -> int:
         for entry in stale:
             print(f"{args.target}: block {entry} differs from its bundle", file=sys.stderr)
         return 1 if stale else 0
+    if args.write:
+        for entry in write(args.target):
+            print(f"{args.target}: block {entry} regenerated")
+        return 0
     for name in args.block or ["summary", "paired"]:
         print(f"<!-- begin {name} {args.target} -->\n{build(name, args.target)}<!-- end -->\n")
     return 0
