@@ -163,3 +163,19 @@ def test_write_regenerates_a_stale_block_and_leaves_the_prose(tmp_path):
     )
     assert tables.check(document) == []
     assert tables.write(document) == []
+
+
+def test_a_schedule_is_a_variant_within_one_task_cell_not_across_grid_cells():
+    from bench.config import RunConfig, apply_overrides, flatten
+
+    def config(strategy: str, family: str, max_steps: int) -> dict:
+        overrides = {"synth.version": 2, "synth.family": family, "max_steps": max_steps}
+        run = apply_overrides(RunConfig(strategy=strategy, dataset="synth"), overrides)
+        return flatten(run.to_dict())
+
+    grid = {"a": config("dss", "features", 8000), "b": config("dss", "chain", 12000)}
+    assert set(tables.variants(Path("unused"), grid).values()) == {"-"}
+    longer = {**grid, "c": config("dss", "features", 12000)}
+    names = tables.variants(Path("unused"), longer)
+    assert names["a"] == "max_steps=8000" and names["c"] == "max_steps=12000"
+    assert names["b"] == "max_steps=12000"  # named too: the key is a variant of the bundle

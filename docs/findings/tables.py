@@ -30,12 +30,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.config import flatten
+from bench.config import config_from_dict, flatten
 from bench.store import write_text_atomic
 from reports.bundle import bundle_run_dirs
 
 # config keys that tell the conditions of one strategy apart in the findings bundles
 VARIANT_KEYS = ("mi_variant", "alpha3", "noise.type", "noise.level")
+# schedule keys: variants where they differ between runs on the same data (a longer-schedule
+# check in one cell), not where each cell of a grid has its own
+SCHEDULE_KEYS = ("early_stopping_min_steps", "max_steps")
 BLOCK = re.compile(r"<!-- begin (\S+) (\S+) -->\n(.*?)<!-- end -->", re.DOTALL)
 
 
@@ -44,15 +47,26 @@ def flat_configs(bundle: Path) -> dict[str, dict]:
     configs = {}
     for run in bundle_run_dirs(bundle):
         record = run.read_config()
-        configs[record["config_hash"]] = flatten(record["config"])
+        # read back through the config type: runs recorded before a key existed get its default
+        configs[record["config_hash"]] = flatten(config_from_dict(record["config"]).to_dict())
     return configs
 
 
 def variants(bundle: Path, configs: dict[str, dict] | None = None) -> dict[str, str]:
-    """config hash -> the variant keys that differ between the bundle's configs, as text
-    (``configs``: :func:`flat_configs` of the bundle, when the caller has read them)."""
+    """config hash -> the variant keys that differ between the bundle's configs, as text (the
+    schedule keys only where they differ between runs on the same data; ``configs``:
+    :func:`flat_configs` of the bundle, when the caller has read them)."""
     configs = configs if configs is not None else flat_configs(bundle)
     varying = [k for k in VARIANT_KEYS if len({str(c.get(k)) for c in configs.values()}) > 1]
+    data: dict[tuple, list[dict]] = {}
+    for c in configs.values():
+        cell = tuple(sorted((k, str(v)) for k, v in c.items() if k.startswith("synth.")))
+        data.setdefault((c.get("dataset"), cell), []).append(c)
+    varying += [
+        k
+        for k in SCHEDULE_KEYS
+        if any(len({str(c.get(k)) for c in cell}) > 1 for cell in data.values())
+    ]
     return {
         h: ", ".join(
             f"{k}={c[k]}" for k in varying if k != "mi_variant" or c["strategy"] == "dss+mi"
