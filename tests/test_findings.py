@@ -179,3 +179,38 @@ def test_a_schedule_is_a_variant_within_one_task_cell_not_across_grid_cells():
     names = tables.variants(Path("unused"), longer)
     assert names["a"] == "max_steps=8000" and names["c"] == "max_steps=12000"
     assert names["b"] == "max_steps=12000"  # named too: the key is a variant of the bundle
+
+
+def test_timing_block_reads_each_runs_recorded_throughput_and_minutes(tmp_path):
+    import json
+    import shutil
+    from statistics import median
+
+    from reports.bundle import bundle_run_dirs
+
+    bundle = Path(shutil.copytree(ROOT / "results" / "synth-grid", tmp_path / "bundle"))
+    runs = [
+        r
+        for r in bundle_run_dirs(bundle)
+        if r.read_config()["config"]["strategy"] == "finetune"
+        and r.read_config()["config"]["synth"]["trace"] == "running"
+    ]
+    assert len(runs) == 2
+    rates = [
+        median(r["examples_per_s"] / 32 for r in run.read_train_log() if r["kind"] == "train")
+        for run in runs
+    ]
+    metrics = runs[0].read_metrics()
+    metrics["timing"] = {"train_s": 600.0, "eval_s": 30.0}
+    runs[0].metrics_file.write_text(json.dumps(metrics))
+    metrics = runs[1].read_metrics()
+    metrics["timing"] = {"train_s": 1200.0, "eval_s": 30.0}
+    runs[1].metrics_file.write_text(json.dumps(metrics))
+    cell = "features 2x3 sum, running, n_train 4000"
+    rows = [
+        [c.strip() for c in line.strip("|").split("|")]
+        for line in tables.timing_block(bundle).splitlines()[2:]
+    ]
+    row = next(r for r in rows if r[0] == "finetune" and r[1] == cell)
+    assert row[2] == "2" and row[4] == f"{sum(rates) / 2:.1f}"
+    assert row[5:] == ["15.0 (10.0-20.0)", "0.5"]

@@ -15,7 +15,9 @@ needs for a CI half-width of POINTS, from the paired table's variance components
 bundle's runs: each value against the suite's default, paired, Holm-adjusted) and ``grid`` (a
 calibration grid's cells, one row each: every strategy's accuracy and the gaps to fine-tuning)
 and ``stops`` (per condition: the stop and selected steps, whether the training loss had
-settled at the stop, the loss terms there: the evidence that runs trained to a plateau).
+settled at the stop, the loss terms there: the evidence that runs trained to a plateau) and
+``timing`` (per condition: training throughput, the training process's and the test set's
+minutes, as the runs recorded them).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from statistics import median
 
 import pandas as pd
 
@@ -266,6 +269,53 @@ def _steps(values: list[int]) -> str:
     return f"{min(values)}" if min(values) == max(values) else f"{min(values)}-{max(values)}"
 
 
+def _condition_names(bundle: Path) -> dict[str, str]:
+    """config hash -> the condition's variant text, led by its task cell in a grid bundle."""
+    configs = flat_configs(bundle)
+    names = variants(bundle, configs)
+    cells = {h: f"{_task(c)}, n_train {c['synth.n_train']}" for h, c in configs.items()}
+    if len(set(cells.values())) > 1:  # a grid: name each condition's cell too
+        names = {h: f"{cells[h]}; {names[h]}" if names[h] != "-" else cells[h] for h in names}
+    return names
+
+
+def _minutes(seconds: list[float]) -> str:
+    low, mid, high = (f"{v / 60:.1f}" for v in (min(seconds), median(seconds), max(seconds)))
+    return mid if low == high else f"{mid} ({low}-{high})"
+
+
+def timing_block(bundle: Path) -> str:
+    """Per condition, what its runs cost as recorded: training throughput (steps a second,
+    the median of the logged windows, mean over seeds: independent of resumes and of
+    validation), the training process's minutes (``timing.train_s``: setup, training and
+    validation of the process that finished the run; median and range over seeds) and the
+    minutes the test set took (``timing.eval_s``)."""
+    names = _condition_names(bundle)
+    conditions: dict[tuple[str, str], list] = {}
+    for run in bundle_run_dirs(bundle):
+        record, metrics, log = run.read_config(), run.read_metrics(), run.read_train_log()
+        config = record["config"]
+        per_step = config["batch_size"] * config["grad_accum"]
+        rates = [r["examples_per_s"] / per_step for r in log if r["kind"] == "train"]
+        key = (config["strategy"], record["config_hash"])
+        timing = metrics["timing"]
+        conditions.setdefault(key, []).append(
+            (metrics["steps"], median(rates), timing["train_s"], timing["eval_s"])
+        )
+    lines = [
+        "| strategy | variant | seeds | steps | training steps / s | training process min "
+        "| test scoring min |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for (strategy, config_hash), runs in sorted(conditions.items(), key=lambda c: names[c[0][1]]):
+        steps, rates, train, test = zip(*runs, strict=True)
+        lines.append(
+            f"| {strategy} | {names[config_hash]} | {len(runs)} | {_steps(list(steps))} | "
+            f"{sum(rates) / len(rates):.1f} | {_minutes(list(train))} | {_minutes(list(test))} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def stops_block(bundle: Path) -> str:
     """Per condition: where its runs stopped and which step was selected (ranges over seeds),
     how many had a settled training loss at the stop (the lowest loss of the last
@@ -273,11 +323,7 @@ def stops_block(bundle: Path) -> str:
     rule stopped the run), and each loss term's last logged value, mean over seeds."""
     from bench.trainer import training_loss_settled
 
-    configs = flat_configs(bundle)
-    names = variants(bundle, configs)
-    cells = {h: f"{_task(c)}, n_train {c['synth.n_train']}" for h, c in configs.items()}
-    if len(set(cells.values())) > 1:  # a grid: name each condition's cell too
-        names = {h: f"{cells[h]}; {names[h]}" if names[h] != "-" else cells[h] for h in names}
+    names = _condition_names(bundle)
     conditions: dict[tuple[str, str], list] = {}
     for run in bundle_run_dirs(bundle):
         record, metrics, log = run.read_config(), run.read_metrics(), run.read_train_log()
@@ -315,6 +361,7 @@ BLOCKS: dict[str, Callable[..., str]] = {
     "ablation": ablation_block,
     "grid": grid_block,
     "stops": stops_block,
+    "timing": timing_block,
 }
 
 
