@@ -20,13 +20,16 @@ for seeds in $pairs; do
     --seeds "$seeds" "${jobs[@]}"
   bench ablate --suite synth --strategies dss+mi --vary mi_variant --seeds "$seeds" "${jobs[@]}"
 done
+# the late take-off check: DSS with a later floor and a longer cap, seeds 0 and 1
+late=(early_stopping_min_steps=8000 max_steps=12000)
+bench run --suite synth --strategies dss "${late[@]/#/--set=}" --seeds 0,1 "${jobs[@]}"
 bench run --suite synth-grid --seeds "$grid_seeds" "${jobs[@]}"
 # the bundles: every strategy, MI term and the swap control against DSS and fine-tuning, paired
 swap='single-task[noise.type=swap,noise.level=1.0]'
 pairs=(single-task:finetune dss+mi:finetune dss+kl:finetune dss+kl:dss single-task:dss
   "dss+mi[mi_variant=paper]:dss" "dss+mi[mi_variant=infonce]:dss"
   "dss+mi[mi_variant=paper]:finetune" "dss+mi[mi_variant=infonce]:finetune"
-  "$swap:finetune" "single-task:$swap")
+  "$swap:finetune" "single-task:$swap" "dss[early_stopping_min_steps=8000,max_steps=12000]:dss")
 bench export --suite synth --profile cpu-v2 --runs-dir "$runs" --predictions selected --probability-digits 4 --force \
   "${pairs[@]/#/--pair=}" --out results/synth-v2
 bench export --suite synth-grid --profile cpu --runs-dir "$runs" --predictions selected --probability-digits 4 --force \
